@@ -1,0 +1,76 @@
+"""One exception root for the whole package, with a sub-root per layer.
+
+Subclasses also inherit a builtin where callers would naturally catch one (``LookupError`` for
+things that are not there, ``ValueError`` for bad input), and each carries the exit code the
+CLI maps it to.
+"""
+
+from __future__ import annotations
+
+
+class IsometryError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+class ModelError(IsometryError, ValueError):
+    """A node or edge that breaks the data model (bad id, bad type, bad date)."""
+
+
+class StoreError(IsometryError):
+    """Plumbing: the database could not be opened, migrated or written."""
+
+
+class RepositoryNotFound(StoreError, FileNotFoundError):
+    """No repository at the given location."""
+
+
+class RepositoryExists(StoreError, FileExistsError):
+    """``init`` on a location that already holds a repository."""
+
+
+class SchemaTooNew(StoreError):
+    """The repository was written by a newer version of this program."""
+
+
+class VcsError(IsometryError):
+    """Version control: refs, commits, merges."""
+
+
+class RefNotFound(VcsError, LookupError):
+    """A branch, tag or commit that does not exist."""
+
+
+class NodeNotFound(VcsError, LookupError):
+    """A node that does not exist at the given ref."""
+
+
+class RefExists(VcsError, ValueError):
+    """Creating a branch or tag whose name is taken."""
+
+
+class InvalidRefName(VcsError, ValueError):
+    """A branch or tag name that cannot be used."""
+
+
+class BranchMoved(VcsError):
+    """A compare-and-swap on a ref failed: someone else moved it first."""
+
+
+class MergeInProgress(VcsError):
+    """A merge or revert into this branch is waiting for its conflicts to be resolved."""
+
+
+class NoMergeInProgress(VcsError, LookupError):
+    """``--continue``, ``--abort`` or ``resolve`` with nothing to act on."""
+
+
+class UnresolvedConflicts(VcsError):
+    """The merge commit is refused until every conflict is resolved."""
+
+    exit_code = 3
+
+
+class InvalidOperation(VcsError, ValueError):
+    """A request that is well formed but cannot be carried out (bad op line, bad strategy)."""

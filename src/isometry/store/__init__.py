@@ -1,0 +1,1 @@
+"""Plumbing: the database connection, its dialect, schema migrations and transactions."""

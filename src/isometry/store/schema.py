@@ -1,0 +1,160 @@
+"""The schema, one registered migration per version.
+
+``nodes`` and ``edges`` hold the branch ``main`` at its head as ordinary tables, so the sqlite3
+shell and Datasette read them as they are. Everything else (every version of every row, what each
+commit changed, refs) lives in the version-control tables beside them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from isometry.store.migrations import migration
+
+NODE_COLUMNS = (
+    "id TEXT PRIMARY KEY",
+    "node_type TEXT NOT NULL",
+    "name TEXT NOT NULL DEFAULT ''",
+    "content TEXT",
+    "summary TEXT",
+    "latitude REAL",
+    "longitude REAL",
+    "location_name TEXT",
+    "location_address TEXT",
+    "created_at TEXT",
+    "modified_at TEXT",
+    "due_at TEXT",
+    "completed_at TEXT",
+    "event_start TEXT",
+    "event_end TEXT",
+    "folder TEXT",
+    "tags TEXT NOT NULL DEFAULT '[]'",
+    "status TEXT",
+    "priority INTEGER",
+    "importance INTEGER",
+    "sort_order INTEGER",
+    "source TEXT",
+    "source_id TEXT",
+    "source_url TEXT",
+    "deleted_at TEXT",
+    "properties TEXT NOT NULL DEFAULT '{}'",
+)
+
+EDGE_COLUMNS = (
+    "id TEXT PRIMARY KEY",
+    "edge_type TEXT NOT NULL",
+    "source_id TEXT NOT NULL",
+    "target_id TEXT NOT NULL",
+    "label TEXT",
+    "weight REAL NOT NULL DEFAULT 1.0",
+    "directed INTEGER NOT NULL DEFAULT 1",
+    "sequence_order INTEGER",
+    "properties TEXT NOT NULL DEFAULT '{}'",
+)
+
+SCHEMA_V1 = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE nodes ({", ".join(NODE_COLUMNS)});
+CREATE UNIQUE INDEX nodes_by_source ON nodes (source, source_id) WHERE source IS NOT NULL;
+CREATE INDEX nodes_by_type ON nodes (node_type);
+CREATE INDEX nodes_by_folder ON nodes (folder);
+
+CREATE TABLE edges ({", ".join(EDGE_COLUMNS)});
+CREATE INDEX edges_by_source ON edges (source_id);
+CREATE INDEX edges_by_target ON edges (target_id);
+
+-- Kept in step with nodes by the code that moves main, in bulk, not by per-row triggers.
+CREATE VIRTUAL TABLE nodes_fts USING fts5 (
+    name, content, summary, tags, content = 'nodes', content_rowid = 'rowid'
+);
+
+-- Every version of every row, once, by SHA-256 of its canonical encoding.
+CREATE TABLE row_versions (
+    hash BLOB PRIMARY KEY, kind INTEGER NOT NULL, data BLOB NOT NULL
+) WITHOUT ROWID;
+
+-- parent_seq is the first parent; depth and jump_seq index the first-parent chain so that
+-- "is X an ancestor of C on its first-parent chain" costs O(log depth).
+-- AUTOINCREMENT: a seq is never reused after GC, so caches keyed by seq stay true.
+CREATE TABLE commits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    parent_seq INTEGER,
+    other_parents TEXT,
+    depth INTEGER NOT NULL,
+    jump_seq INTEGER,
+    author TEXT NOT NULL,
+    message TEXT NOT NULL,
+    time TEXT NOT NULL,
+    root TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{{}}',
+    changes INTEGER NOT NULL
+);
+
+-- What each commit changed against its first parent: O(changes) per commit.
+CREATE TABLE changes (
+    commit_seq INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    old BLOB,
+    new BLOB,
+    PRIMARY KEY (commit_seq, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX changes_by_key ON changes (kind, key, commit_seq);
+
+CREATE TABLE refs (
+    name TEXT PRIMARY KEY,
+    type TEXT NOT NULL CHECK (type IN ('branch', 'tag')),
+    commit_seq INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- A merge or revert waiting for conflicts to be resolved, one per target branch.
+CREATE TABLE pending_merges (
+    target TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    target_seq INTEGER NOT NULL,
+    source_seq INTEGER NOT NULL,
+    base_seq INTEGER,
+    source_name TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    author TEXT NOT NULL,
+    message TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+-- The merged result of every row the merge changes; data NULL means the row is removed.
+CREATE TABLE pending_rows (
+    target TEXT NOT NULL, kind INTEGER NOT NULL, key TEXT NOT NULL, data BLOB,
+    PRIMARY KEY (target, kind, key)
+) WITHOUT ROWID;
+-- One row per conflicting field; field '' is a whole-row conflict (delete against modify).
+CREATE TABLE conflicts (
+    target TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    field TEXT NOT NULL,
+    base BLOB,
+    ours BLOB,
+    theirs BLOB,
+    resolution BLOB,
+    resolved INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (target, kind, key, field)
+) WITHOUT ROWID;
+-- Fields a merge wrote with conflict markers: they need a person's eye.
+CREATE TABLE review_flags (
+    commit_seq INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    field TEXT NOT NULL,
+    PRIMARY KEY (commit_seq, kind, key, field)
+) WITHOUT ROWID;
+"""
+
+
+@migration(1, "versioned node store")
+def _v1(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V1.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)

@@ -1,0 +1,1 @@
+"""Version control of nodes and edges: branches, commits, diff, three-way merge, history."""

@@ -1,0 +1,150 @@
+"""Writing a commit (rows, changes, root, ref move) and reading commits back."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from isometry.errors import VcsError
+from isometry.model import JSON, RowKind
+from isometry.vcs.graph import CommitGraph, jump_for
+from isometry.vcs.materialize import MAIN, apply_to_main
+from isometry.vcs.refs import set_if_equals
+from isometry.vcs.rows import EMPTY_ROOT, Key, advance_root, store_rows
+
+Change = tuple[Key, bytes | None, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    seq: int
+    id: str
+    parents: tuple[str, ...]
+    author: str
+    message: str
+    time: str
+    root: str
+    metadata: dict[str, JSON] = field(default_factory=dict)
+    changes: int = 0
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "id": self.id,
+            "parents": list(self.parents),
+            "author": self.author,
+            "message": self.message,
+            "time": self.time,
+            "root": self.root,
+            "metadata": self.metadata,
+            "changes": self.changes,
+        }
+
+
+_SELECT = (
+    "SELECT seq, id, parent_seq, other_parents, author, message, time, root, metadata, changes"
+    " FROM commits"
+)
+
+
+def load_commit(conn: sqlite3.Connection, graph: CommitGraph, seq: int) -> Commit:
+    row = conn.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
+    if row is None:
+        graph.get(seq)  # raises RefNotFound with a clear message
+        raise VcsError(f"commit #{seq} is missing from the commits table")
+    return _commit(graph, row)
+
+
+def load_commits(conn: sqlite3.Connection, graph: CommitGraph, seqs: Sequence[int]) -> list[Commit]:
+    return [load_commit(conn, graph, seq) for seq in seqs]
+
+
+def _commit(graph: CommitGraph, row: tuple[object, ...]) -> Commit:
+    seq, cid, parent, others, author, message, time, root, metadata, changes = row
+    parent_seqs = graph.get(int(seq)).parents  # type: ignore[call-overload]
+    del parent, others
+    return Commit(
+        seq=int(seq),  # type: ignore[call-overload]
+        id=str(cid),
+        parents=tuple(graph.get(p).id for p in parent_seqs),
+        author=str(author),
+        message=str(message),
+        time=str(time),
+        root=str(root),
+        metadata=orjson.loads(str(metadata)),
+        changes=int(changes),  # type: ignore[call-overload]
+    )
+
+
+def root_of(conn: sqlite3.Connection, seq: int) -> str:
+    row = conn.execute("SELECT root FROM commits WHERE seq = ?", (seq,)).fetchone()
+    return str(row[0]) if row else EMPTY_ROOT
+
+
+def write_commit(
+    conn: sqlite3.Connection,
+    graph: CommitGraph,
+    *,
+    branch: str | None,
+    parents: Sequence[int],
+    changes: Sequence[Change],
+    new_rows: Sequence[tuple[bytes, RowKind, bytes]],
+    author: str,
+    message: str,
+    time: str,
+    metadata: dict[str, JSON],
+) -> Commit:
+    """Record a commit whose first parent is ``parents[0]`` and move ``branch`` onto it.
+
+    Must run inside a write transaction; the branch moves by compare-and-swap from
+    ``parents[0]``, so a concurrent commit to the same branch makes this one fail, not vanish.
+    """
+    first = parents[0] if parents else None
+    root = advance_root(root_of(conn, first) if first is not None else EMPTY_ROOT, changes)
+    parent_ids = [graph.get(p).id for p in parents]
+    identity = orjson.dumps(
+        {
+            "parents": parent_ids,
+            "author": author,
+            "message": message,
+            "time": time,
+            "root": root,
+            "metadata": metadata,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    cid = hashlib.sha256(identity).hexdigest()
+    depth, jump = jump_for(graph.get(first) if first is not None else None, graph)
+    store_rows(conn, new_rows)
+    cursor = conn.execute(
+        "INSERT INTO commits (id, parent_seq, other_parents, depth, jump_seq, author, message,"
+        " time, root, metadata, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            cid,
+            first,
+            ",".join(str(p) for p in parents[1:]) or None,
+            depth,
+            jump,
+            author,
+            message,
+            time,
+            root,
+            orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS).decode(),
+            len(changes),
+        ),
+    )
+    seq = cursor.lastrowid
+    assert seq is not None
+    conn.executemany(
+        "INSERT INTO changes (commit_seq, kind, key, old, new) VALUES (?, ?, ?, ?, ?)",
+        ((seq, int(kind), key, old, new) for (kind, key), old, new in changes),
+    )
+    graph.refresh()
+    if branch is not None and first is not None:
+        set_if_equals(conn, branch, first, seq)
+        if branch == MAIN:
+            apply_to_main(conn, {k: new for k, _, new in changes})
+    return Commit(seq, cid, tuple(parent_ids), author, message, time, root, metadata, len(changes))

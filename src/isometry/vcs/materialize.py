@@ -1,0 +1,106 @@
+"""Keep the ordinary ``nodes`` and ``edges`` tables equal to the head of ``main``.
+
+Called in the same transaction that moves ``main``; the FTS index is updated for exactly the
+rows that changed, in bulk, rather than by per-row triggers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+
+import orjson
+
+from isometry.model import EDGE_FIELDS, JSON, NODE_FIELDS, RowKind, compact
+from isometry.vcs.rows import Key, chunks, fetch_rows, marks
+
+MAIN = "main"
+FTS_COLUMNS = ("name", "content", "summary", "tags")
+_JSON_COLUMNS = frozenset({"tags", "properties"})
+
+
+def _columns(kind: RowKind) -> tuple[str, ...]:
+    return NODE_FIELDS if kind is RowKind.NODE else EDGE_FIELDS
+
+
+def _table(kind: RowKind) -> str:
+    return "nodes" if kind is RowKind.NODE else "edges"
+
+
+def to_columns(kind: RowKind, row: Mapping[str, JSON]) -> tuple[object, ...]:
+    """A stored row as the values of its table's columns."""
+    values: list[object] = []
+    for name in _columns(kind):
+        value = row.get(name)
+        if name == "tags":
+            values.append(orjson.dumps(value or []).decode())
+        elif name == "properties":
+            values.append(orjson.dumps(value or {}, option=orjson.OPT_SORT_KEYS).decode())
+        elif name == "directed":
+            values.append(1 if value is None else int(bool(value)))
+        elif name == "weight":
+            values.append(1.0 if value is None else value)
+        elif name == "name" and value is None:
+            values.append("")
+        else:
+            values.append(value)
+    return tuple(values)
+
+
+def from_columns(kind: RowKind, values: Iterable[object]) -> dict[str, JSON]:
+    """A table row back to its stored (compact) form."""
+    row: dict[str, JSON] = {}
+    for name, value in zip(_columns(kind), values, strict=True):
+        if name in _JSON_COLUMNS and isinstance(value, str):
+            row[name] = orjson.loads(value)
+        elif name == "directed":
+            row[name] = bool(value)
+        else:
+            row[name] = value
+    return compact(row)
+
+
+def _fts_remove(conn: sqlite3.Connection, keys: list[str]) -> None:
+    cols = ", ".join(FTS_COLUMNS)
+    for part in chunks(keys):
+        old = conn.execute(
+            f"SELECT rowid, {cols} FROM nodes WHERE id IN ({marks(len(part))})", part
+        ).fetchall()
+        conn.executemany(
+            f"INSERT INTO nodes_fts (nodes_fts, rowid, {cols}) VALUES ('delete', ?, ?, ?, ?, ?)",
+            old,
+        )
+
+
+def _fts_add(conn: sqlite3.Connection, keys: list[str]) -> None:
+    cols = ", ".join(FTS_COLUMNS)
+    for part in chunks(keys):
+        conn.execute(
+            f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
+            f" WHERE id IN ({marks(len(part))})",
+            part,
+        )
+
+
+def apply_to_main(conn: sqlite3.Connection, delta: Mapping[Key, bytes | None]) -> None:
+    """Write the new value (hash, or None for removed) of every changed key into main's tables."""
+    rows = fetch_rows(conn, delta.values())
+    for kind in RowKind:
+        changed = {key: digest for (k, key), digest in delta.items() if k is kind}
+        if not changed:
+            continue
+        keys = sorted(changed)
+        table, columns = _table(kind), _columns(kind)
+        if kind is RowKind.NODE:
+            _fts_remove(conn, keys)
+        removed = [key for key in keys if changed[key] is None]
+        for part in chunks(removed):
+            conn.execute(f"DELETE FROM {table} WHERE id IN ({marks(len(part))})", part)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
+            f" ON CONFLICT (id) DO UPDATE SET {updates}",
+            (to_columns(kind, rows[changed[key]]) for key in keys if changed[key] is not None),  # type: ignore[index]
+        )
+        if kind is RowKind.NODE:
+            _fts_add(conn, [key for key in keys if changed[key] is not None])

@@ -1,0 +1,373 @@
+"""The versioned node store: one SQLite file, refs, commits, and reads at any commit."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from isometry.clock import Clock, stamp
+from isometry.errors import (
+    InvalidOperation,
+    MergeInProgress,
+    NodeNotFound,
+    RepositoryExists,
+    RepositoryNotFound,
+)
+from isometry.model import JSON, RowKind, compact, encode, row_hash
+from isometry.store.connection import Database
+from isometry.store.migrations import check_not_newer, migrate
+from isometry.vcs import refs
+from isometry.vcs.commits import Change, Commit, load_commit, write_commit
+from isometry.vcs.graph import CommitGraph
+from isometry.vcs.history import lookup, path_delta
+from isometry.vcs.materialize import MAIN, from_columns
+from isometry.vcs.ops import Delete, Op, Upsert, validate
+from isometry.vcs.rows import Key, fetch_rows
+
+DB_NAME = "isometry.db"
+FORMAT = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class BranchInfo:
+    name: str
+    head: Commit
+    pending_merge: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    commit: Commit
+    changes: int
+
+
+class Repository:
+    """A repository directory holding ``isometry.db``.
+
+    Every write is one transaction that ends by moving a ref with compare-and-swap; reads see
+    one consistent snapshot.
+    """
+
+    def __init__(self, path: Path, db: Database, clock: Clock) -> None:
+        self.path = path
+        self.db = db
+        self.clock = clock
+        self.graph = CommitGraph(db.conn)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: Path, clock: Clock, author: str) -> Repository:
+        if (path / DB_NAME).exists():
+            raise RepositoryExists(f"{path} already holds an isometry repository")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RepositoryNotFound(f"{path}: cannot create the repository: {error}") from None
+        db = Database(path / DB_NAME)
+        repo = cls(path, db, clock)
+        now = repo.now()
+        migrate(db, now)
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
+            conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (now,))
+            root = write_commit(
+                conn,
+                repo.graph,
+                branch=None,
+                parents=[],
+                changes=[],
+                new_rows=[],
+                author=author,
+                message="Initial commit",
+                time=now,
+                metadata={},
+            )
+            refs.create_ref(conn, MAIN, "branch", root.seq, now)
+        return repo
+
+    @classmethod
+    def open(cls, path: Path, clock: Clock) -> Repository:
+        if not (path / DB_NAME).is_file():
+            raise RepositoryNotFound(
+                f"{path} is not an isometry repository (run 'isometry init' to create one)"
+            )
+        db = Database(path / DB_NAME)
+        try:
+            check_not_newer(db)
+            repo = cls(path, db, clock)
+            migrate(db, repo.now())
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise RepositoryNotFound(
+                f"{path / DB_NAME}: not a readable repository: {error}"
+            ) from None
+        except BaseException:
+            db.close()
+            raise
+        return repo
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def now(self) -> str:
+        return stamp(self.clock.now())
+
+    # -- refs ------------------------------------------------------------------------------
+
+    def resolve(self, rev: str) -> int:
+        return refs.resolve(self.conn, self.graph, rev)
+
+    def commit(self, rev: str) -> Commit:
+        return load_commit(self.conn, self.graph, self.resolve(rev))
+
+    def head(self, branch: str) -> int:
+        return refs.branch_head(self.conn, branch)
+
+    def branches(self) -> list[BranchInfo]:
+        with self.db.snapshot() as conn:
+            pending = {row[0] for row in conn.execute("SELECT target FROM pending_merges")}
+            return [
+                BranchInfo(ref.name, load_commit(conn, self.graph, ref.seq), ref.name in pending)
+                for ref in refs.list_refs(conn, "branch")
+            ]
+
+    def tags(self) -> list[tuple[str, Commit]]:
+        with self.db.snapshot() as conn:
+            return [
+                (ref.name, load_commit(conn, self.graph, ref.seq))
+                for ref in refs.list_refs(conn, "tag")
+            ]
+
+    def create_branch(self, name: str, start: str = MAIN) -> Commit:
+        """A new branch at ``start``: one row in ``refs``, no rows copied."""
+        with self.db.transaction() as conn:
+            seq = self.resolve(start)
+            refs.create_ref(conn, name, "branch", seq, self.now())
+            return load_commit(conn, self.graph, seq)
+
+    def delete_branch(self, name: str) -> Commit:
+        if name == MAIN:
+            raise InvalidOperation("the branch 'main' cannot be deleted")
+        with self.db.transaction() as conn:
+            self._refuse_pending(name)
+            seq = refs.delete_ref(conn, name, "branch")
+            return load_commit(conn, self.graph, seq)
+
+    def create_tag(self, name: str, rev: str = MAIN) -> Commit:
+        """An immutable name for a commit: tags are never moved."""
+        with self.db.transaction() as conn:
+            seq = self.resolve(rev)
+            refs.create_ref(conn, name, "tag", seq, self.now())
+            return load_commit(conn, self.graph, seq)
+
+    def _refuse_pending(self, branch: str) -> None:
+        if self.conn.execute("SELECT 1 FROM pending_merges WHERE target = ?", (branch,)).fetchone():
+            raise MergeInProgress(
+                f"a merge into {branch!r} is waiting for its conflicts to be resolved; finish "
+                "it with 'isometry merge --continue' or drop it with 'isometry merge --abort'"
+            )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def apply(
+        self,
+        branch: str,
+        ops: Sequence[Op],
+        *,
+        author: str,
+        message: str,
+        metadata: dict[str, JSON] | None = None,
+        allow_empty: bool = False,
+    ) -> ApplyResult:
+        """Apply ``ops`` in order to the head of ``branch`` and commit them, all or nothing."""
+        with self.db.transaction() as conn:
+            self._refuse_pending(branch)
+            head = refs.branch_head(conn, branch)
+            keys = list(dict.fromkeys(_op_key(op) for op in ops))
+            before = lookup(conn, self.graph, head, keys)
+            rows = fetch_rows(conn, before.values())
+            working: dict[Key, dict[str, JSON] | None] = {
+                k: rows[h] if h is not None else None for k, h in before.items()
+            }
+            for op in ops:
+                key = _op_key(op)
+                working[key] = _evaluate(op, working[key])
+            changes, new_rows = _changes(before, working)
+            if not changes and not allow_empty:
+                return ApplyResult(load_commit(conn, self.graph, head), 0)
+            commit = write_commit(
+                conn,
+                self.graph,
+                branch=branch,
+                parents=[head],
+                changes=changes,
+                new_rows=new_rows,
+                author=author,
+                message=message,
+                time=self.now(),
+                metadata=metadata or {},
+            )
+            return ApplyResult(commit, len(changes))
+
+    def reset(self, branch: str, rev: str) -> Commit:
+        """Point ``branch`` at ``rev``; main's tables follow."""
+        with self.db.transaction() as conn:
+            self._refuse_pending(branch)
+            old = refs.branch_head(conn, branch)
+            new = self.resolve(rev)
+            self.move_branch(branch, old, new)
+            return load_commit(conn, self.graph, new)
+
+    def move_branch(self, branch: str, old: int, new: int) -> None:
+        """Compare-and-swap ``branch`` from ``old`` to ``new`` (inside a write transaction)."""
+        from isometry.vcs.materialize import apply_to_main
+
+        refs.set_if_equals(self.conn, branch, old, new)
+        if branch == MAIN:
+            delta = path_delta(self.conn, self.graph, old, new)
+            apply_to_main(self.conn, {k: step.after for k, step in delta.items()})
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def log(
+        self, rev: str = MAIN, *, first_parent: bool = False, limit: int | None = None
+    ) -> list[Commit]:
+        with self.db.snapshot() as conn:
+            seq = self.resolve(rev)
+            seqs = self.graph.fp_chain(seq, -1) if first_parent else self.graph.ancestors([seq])
+            return [load_commit(conn, self.graph, s) for s in seqs[:limit]]
+
+    def get_row(
+        self, key: str, at: str = MAIN, kind: RowKind | None = None
+    ) -> tuple[RowKind, dict[str, JSON]]:
+        """The row with id ``key`` at ``at``, a node unless only an edge has that id."""
+        with self.db.snapshot():
+            seq = self.resolve(at)
+            for k in (kind,) if kind is not None else (RowKind.NODE, RowKind.EDGE):
+                row = self.row_at(seq, k, key)
+                if row is not None:
+                    return k, row
+        raise NodeNotFound(f"no node or edge {key!r} at {at}")
+
+    def row_at(self, seq: int, kind: RowKind, key: str) -> dict[str, JSON] | None:
+        if seq == refs.branch_head(self.conn, MAIN):
+            table = "nodes" if kind is RowKind.NODE else "edges"
+            found = self.conn.execute(f"SELECT * FROM {table} WHERE id = ?", (key,)).fetchone()
+            return from_columns(kind, found) if found else None
+        digest = lookup(self.conn, self.graph, seq, [(kind, key)])[(kind, key)]
+        return fetch_rows(self.conn, [digest])[digest] if digest is not None else None
+
+    def rows_at(self, seq: int, kind: RowKind) -> Iterator[dict[str, JSON]]:
+        """Every row of ``kind`` at commit ``seq``: main's table adjusted by the path to ``seq``."""
+        table = "nodes" if kind is RowKind.NODE else "edges"
+        main = refs.branch_head(self.conn, MAIN)
+        delta = {
+            key: step.after
+            for (k, key), step in path_delta(self.conn, self.graph, main, seq).items()
+            if k is kind
+        }
+        for values in self.conn.execute(f"SELECT * FROM {table} ORDER BY id"):
+            if values[0] not in delta:
+                yield from_columns(kind, values)
+        rows = fetch_rows(self.conn, delta.values())
+        for key in sorted(delta):
+            digest = delta[key]
+            if digest is not None:
+                yield rows[digest]
+
+    def list_rows(self, kind: RowKind, at: str = MAIN) -> list[dict[str, JSON]]:
+        with self.db.snapshot():
+            return list(self.rows_at(self.resolve(at), kind))
+
+    def search(self, text: str, at: str = MAIN, limit: int = 100) -> list[dict[str, JSON]]:
+        """Nodes matching every word of ``text`` (full-text, prefix match), best first."""
+        words = [w for w in text.split() if w.strip('"')]
+        if not words:
+            return []
+        query = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        with self.db.snapshot() as conn:
+            seq = self.resolve(at)
+            main = refs.branch_head(conn, MAIN)
+            delta = {
+                key: step.after
+                for (k, key), step in path_delta(conn, self.graph, main, seq).items()
+                if k is RowKind.NODE
+            }
+            found: list[dict[str, JSON]] = []
+            for values in conn.execute(
+                "SELECT nodes.* FROM nodes_fts JOIN nodes ON nodes.rowid = nodes_fts.rowid"
+                " WHERE nodes_fts MATCH ? ORDER BY rank LIMIT ?",
+                (query, limit + len(delta)),
+            ):
+                if values[0] not in delta:
+                    found.append(from_columns(RowKind.NODE, values))
+            lowered = [w.strip('"').lower() for w in words]
+            for row in fetch_rows(conn, delta.values()).values():
+                haystack = " ".join(
+                    str(row.get(f) or "") for f in ("name", "content", "summary", "tags")
+                ).lower()
+                if all(w in haystack for w in lowered):
+                    found.append(row)
+            return found[:limit]
+
+    def rows_by_hash(self, hashes: Iterable[bytes | None]) -> dict[bytes, dict[str, JSON]]:
+        return fetch_rows(self.conn, hashes)
+
+    def count(self, kind: RowKind) -> int:
+        table = "nodes" if kind is RowKind.NODE else "edges"
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def _op_key(op: Op) -> Key:
+    return (op.kind, op.key)
+
+
+def _evaluate(op: Op, current: dict[str, JSON] | None) -> dict[str, JSON] | None:
+    if isinstance(op, Upsert):
+        return op.row
+    if isinstance(op, Delete):
+        if current is None:
+            raise NodeNotFound(f"cannot delete {op.key!r}: it does not exist on this branch")
+        return None
+    if current is None:
+        raise NodeNotFound(f"cannot patch {op.key!r}: it does not exist on this branch")
+    patched = {**current, **op.fields}
+    return validate(op.kind, compact(patched))
+
+
+def _changes(
+    before: dict[Key, bytes | None], after: dict[Key, dict[str, JSON] | None]
+) -> tuple[list[Change], list[tuple[bytes, RowKind, bytes]]]:
+    changes: list[Change] = []
+    new_rows: list[tuple[bytes, RowKind, bytes]] = []
+    for key, row in after.items():
+        if row is None:
+            digest = None
+        else:
+            data = encode(row)
+            digest = row_hash(data)
+            new_rows.append((digest, key[0], data))
+        if digest != before[key]:
+            changes.append((key, before[key], digest))
+    return changes, new_rows
+
+
+def rows_for_keys(
+    repo: Repository, seq: int, keys: Sequence[Key]
+) -> dict[Key, dict[str, JSON] | None]:
+    hashes = lookup(repo.conn, repo.graph, seq, keys)
+    rows = fetch_rows(repo.conn, hashes.values())
+    return {k: rows[h] if h is not None else None for k, h in hashes.items()}
