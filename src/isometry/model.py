@@ -176,7 +176,7 @@ class Node:
 
     def to_dict(self) -> dict[str, JSON]:
         """Every field, NULLs included, tags as a list."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in NODE_FIELDS}
         out["tags"] = list(self.tags)
         out["properties"] = dict(self.properties)
         return out
@@ -206,7 +206,7 @@ class Edge:
         return cls(**normalize_edge(data))
 
     def to_dict(self) -> dict[str, JSON]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in EDGE_FIELDS}
         out["properties"] = dict(self.properties)
         return out
 
@@ -315,13 +315,16 @@ def normalize_edge(data: Mapping[str, object]) -> dict[str, Any]:
 
 
 def node_row(data: Mapping[str, object]) -> dict[str, JSON]:
-    """Validate a node mapping and return its stored row."""
-    return Node.from_dict(data).row()
+    """Validate a node mapping and return its stored row (what ``Node.row()`` gives, faster)."""
+    row = {"node_type": "note", "name": "", **normalize_node(data)}
+    if "tags" in row:
+        row["tags"] = list(row["tags"])
+    return compact(row)
 
 
 def edge_row(data: Mapping[str, object]) -> dict[str, JSON]:
-    """Validate an edge mapping and return its stored row."""
-    return Edge.from_dict(data).row()
+    """Validate an edge mapping and return its stored row (what ``Edge.row()`` gives, faster)."""
+    return compact({"weight": 1.0, "directed": True, **normalize_edge(data)})
 
 
 def row_to_node(row: Mapping[str, JSON]) -> Node:

@@ -62,6 +62,8 @@ def check_not_newer(db: Database) -> int:
 def migrate(db: Database, now: str) -> list[int]:
     """Apply every registered migration the database lacks; return the versions applied."""
     applied: list[int] = []
+    if current_version(db.conn) == latest_version():
+        return applied  # the common case: no write lock taken just to open a repository
     with db.transaction() as conn:
         version = check_not_newer(db)
         if version == 0:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
 from isometry.errors import VcsError
-from isometry.model import JSON, RowKind
+from isometry.model import JSON, RowKind, encode, row_hash
 from isometry.vcs.graph import CommitGraph, jump_for
 from isometry.vcs.materialize import MAIN, apply_to_main
 from isometry.vcs.refs import set_if_equals
@@ -42,6 +42,32 @@ class Commit:
             "metadata": self.metadata,
             "changes": self.changes,
         }
+
+
+@dataclass
+class Prepared:
+    """Rows about to be committed: the changes, the new row versions, and the decoded rows."""
+
+    changes: list[Change] = field(default_factory=list)
+    new_rows: list[tuple[bytes, RowKind, bytes]] = field(default_factory=list)
+    known: dict[bytes, Mapping[str, JSON]] = field(default_factory=dict)
+
+
+def prepare(
+    rows: Mapping[Key, Mapping[str, JSON] | None], before: Mapping[Key, bytes | None]
+) -> Prepared:
+    """Encode and hash each new row; keep only those that differ from ``before``."""
+    out = Prepared()
+    for key, row in sorted(rows.items()):
+        digest = None
+        if row is not None:
+            data = encode(row)
+            digest = row_hash(data)
+            out.new_rows.append((digest, key[0], data))
+            out.known[digest] = row
+        if digest != before.get(key):
+            out.changes.append((key, before.get(key), digest))
+    return out
 
 
 _SELECT = (
@@ -96,6 +122,7 @@ def write_commit(
     message: str,
     time: str,
     metadata: dict[str, JSON],
+    known: Mapping[bytes, Mapping[str, JSON]] | None = None,
 ) -> Commit:
     """Record a commit whose first parent is ``parents[0]`` and move ``branch`` onto it.
 
@@ -146,5 +173,5 @@ def write_commit(
     if branch is not None and first is not None:
         set_if_equals(conn, branch, first, seq)
         if branch == MAIN:
-            apply_to_main(conn, {k: new for k, _, new in changes})
+            apply_to_main(conn, {k: new for k, _, new in changes}, known)
     return Commit(seq, cid, tuple(parent_ids), author, message, time, root, metadata, len(changes))

@@ -28,23 +28,32 @@ def _table(kind: RowKind) -> str:
 
 
 def to_columns(kind: RowKind, row: Mapping[str, JSON]) -> tuple[object, ...]:
-    """A stored row as the values of its table's columns."""
-    values: list[object] = []
-    for name in _columns(kind):
-        value = row.get(name)
-        if name == "tags":
-            values.append(orjson.dumps(value or []).decode())
-        elif name == "properties":
-            values.append(orjson.dumps(value or {}, option=orjson.OPT_SORT_KEYS).decode())
-        elif name == "directed":
-            values.append(1 if value is None else int(bool(value)))
-        elif name == "weight":
-            values.append(1.0 if value is None else value)
-        elif name == "name" and value is None:
-            values.append("")
-        else:
-            values.append(value)
+    """A stored row as the values of its table's columns (hot path: one list, few branches)."""
+    values: list[object] = [row.get(name) for name in _columns(kind)]
+    if kind is RowKind.NODE:
+        values[_NODE_TAGS] = orjson.dumps(values[_NODE_TAGS] or []).decode()
+        values[_NODE_PROPS] = _dump_properties(values[_NODE_PROPS])
+        if values[_NODE_NAME] is None:
+            values[_NODE_NAME] = ""
+    else:
+        values[_EDGE_PROPS] = _dump_properties(values[_EDGE_PROPS])
+        values[_EDGE_WEIGHT] = 1.0 if values[_EDGE_WEIGHT] is None else values[_EDGE_WEIGHT]
+        values[_EDGE_DIRECTED] = (
+            1 if values[_EDGE_DIRECTED] is None else int(bool(values[_EDGE_DIRECTED]))
+        )
     return tuple(values)
+
+
+def _dump_properties(value: object) -> str:
+    return orjson.dumps(value or {}, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_NODE_TAGS = NODE_FIELDS.index("tags")
+_NODE_PROPS = NODE_FIELDS.index("properties")
+_NODE_NAME = NODE_FIELDS.index("name")
+_EDGE_PROPS = EDGE_FIELDS.index("properties")
+_EDGE_WEIGHT = EDGE_FIELDS.index("weight")
+_EDGE_DIRECTED = EDGE_FIELDS.index("directed")
 
 
 def from_columns(kind: RowKind, values: Iterable[object]) -> dict[str, JSON]:
@@ -82,9 +91,17 @@ def _fts_add(conn: sqlite3.Connection, keys: list[str]) -> None:
         )
 
 
-def apply_to_main(conn: sqlite3.Connection, delta: Mapping[Key, bytes | None]) -> None:
-    """Write the new value (hash, or None for removed) of every changed key into main's tables."""
-    rows = fetch_rows(conn, delta.values())
+def apply_to_main(
+    conn: sqlite3.Connection,
+    delta: Mapping[Key, bytes | None],
+    known: Mapping[bytes, Mapping[str, JSON]] | None = None,
+) -> None:
+    """Write the new value (hash, or None for removed) of every changed key into main's tables.
+
+    ``known`` holds rows the caller already has decoded, so they are not read back.
+    """
+    known = known or {}
+    rows = {**fetch_rows(conn, (h for h in delta.values() if h not in known)), **known}
     for kind in RowKind:
         changed = {key: digest for (k, key), digest in delta.items() if k is kind}
         if not changed:

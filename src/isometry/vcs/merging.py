@@ -20,9 +20,9 @@ from isometry.errors import (
     NoMergeInProgress,
     UnresolvedConflicts,
 )
-from isometry.model import JSON, RowKind, encode, row_hash
+from isometry.model import JSON, RowKind, encode
 from isometry.vcs import refs
-from isometry.vcs.commits import Change, Commit, load_commit, write_commit
+from isometry.vcs.commits import Commit, load_commit, prepare, write_commit
 from isometry.vcs.fieldmerge import ROW, FieldConflict, MergePolicy, flatten, merge_row, unflatten
 from isometry.vcs.history import lookup, path_delta
 from isometry.vcs.ops import validate
@@ -87,26 +87,36 @@ class Side:
 
 @dataclass
 class Outcome:
+    """Merged rows, rows taken as they are (by hash, never decoded), and what ``ours`` had."""
+
     rows: dict[Key, dict[str, JSON] | None] = field(default_factory=dict)
+    taken: dict[Key, bytes | None] = field(default_factory=dict)
+    ours: dict[Key, bytes | None] = field(default_factory=dict)
     conflicts: list[tuple[Key, FieldConflict]] = field(default_factory=list)
     flagged: list[tuple[Key, str]] = field(default_factory=list)
 
 
 def three_way(conn: sqlite3.Connection, sides: Mapping[Key, Side], policy: MergePolicy) -> Outcome:
-    """The merged value of every key whose result differs from ``ours``."""
+    """The merged value of every key whose result differs from ``ours``.
+
+    Only rows changed on both sides are decoded; a row changed on one side is taken by hash.
+    """
     outcome = Outcome()
-    contested = {k: s for k, s in sides.items() if s.ours != s.theirs and s.ours != s.base}
-    rows = fetch_rows(conn, [h for s in sides.values() for h in (s.base, s.ours, s.theirs)])
+    contested: dict[Key, Side] = {}
     for key, side in sides.items():
         if side.ours == side.theirs:
             continue
-        if key not in contested:
-            outcome.rows[key] = rows[side.theirs] if side.theirs is not None else None
-            continue
+        outcome.ours[key] = side.ours
+        if side.ours == side.base:
+            outcome.taken[key] = side.theirs
+        else:
+            contested[key] = side
+    rows = fetch_rows(conn, [h for s in contested.values() for h in (s.base, s.ours, s.theirs)])
+    for key, side in contested.items():
         merged = merge_row(
-            rows.get(side.base) if side.base else None,
-            rows.get(side.ours) if side.ours else None,
-            rows.get(side.theirs) if side.theirs else None,
+            _row(rows, side.base),
+            _row(rows, side.ours),
+            _row(rows, side.theirs),
             policy,
             side.ours_time,
             side.theirs_time,
@@ -116,7 +126,7 @@ def three_way(conn: sqlite3.Connection, sides: Mapping[Key, Side], policy: Merge
                 merged.row = validate(key[0], merged.row)
             except ModelError:
                 # Fields merged one by one can break a rule that spans fields: ask a person.
-                merged.row = rows.get(side.ours) if side.ours else None
+                merged.row = _row(rows, side.ours)
                 merged.conflicts = [
                     FieldConflict(
                         ROW, _row(rows, side.base), _row(rows, side.ours), _row(rows, side.theirs)
@@ -129,24 +139,8 @@ def three_way(conn: sqlite3.Connection, sides: Mapping[Key, Side], policy: Merge
     return outcome
 
 
-def _row(rows: Mapping[bytes, dict[str, JSON]], digest: bytes | None) -> JSON:
+def _row(rows: Mapping[bytes, dict[str, JSON]], digest: bytes | None) -> dict[str, JSON] | None:
     return rows[digest] if digest is not None else None
-
-
-def _hashed(
-    rows: Mapping[Key, dict[str, JSON] | None], ours: Mapping[Key, bytes | None]
-) -> tuple[list[Change], list[tuple[bytes, RowKind, bytes]]]:
-    changes: list[Change] = []
-    new_rows: list[tuple[bytes, RowKind, bytes]] = []
-    for key, row in sorted(rows.items()):
-        digest = None
-        if row is not None:
-            data = encode(row)
-            digest = row_hash(data)
-            new_rows.append((digest, key[0], data))
-        if digest != ours.get(key):
-            changes.append((key, ours.get(key), digest))
-    return changes, new_rows
 
 
 def merge(
@@ -222,8 +216,11 @@ def _finish(
     metadata: dict[str, JSON],
 ) -> MergeResult:
     conn = repo.conn
-    current = lookup(conn, repo.graph, parents[0], outcome.rows.keys())
-    changes, new_rows = _hashed(outcome.rows, current)
+    unknown = [k for k in (*outcome.rows, *outcome.taken) if k not in outcome.ours]
+    current = {**outcome.ours, **lookup(conn, repo.graph, parents[0], unknown)}
+    prepared = prepare(outcome.rows, current)
+    changes = prepared.changes
+    changes += [(k, current[k], h) for k, h in outcome.taken.items() if h != current[k]]
     flagged = _flag_list(outcome)
     if flagged:
         metadata = {**metadata, "flagged": flagged}
@@ -233,11 +230,12 @@ def _finish(
         branch=into,
         parents=parents,
         changes=changes,
-        new_rows=new_rows,
+        new_rows=prepared.new_rows,
         author=author,
         message=message,
         time=repo.now(),
         metadata=metadata,
+        known=prepared.known,
     )
     conn.executemany(
         "INSERT OR IGNORE INTO review_flags (commit_seq, kind, key, field) VALUES (?, ?, ?, ?)",
@@ -288,11 +286,13 @@ def _suspend(
             repo.now(),
         ),
     )
+    taken = fetch_rows(conn, outcome.taken.values())
+    rows = {**outcome.rows, **{k: _row(taken, h) for k, h in outcome.taken.items()}}
     conn.executemany(
         "INSERT INTO pending_rows (target, kind, key, data) VALUES (?, ?, ?, ?)",
         (
             (into, int(k), key, encode(row) if row is not None else None)
-            for (k, key), row in outcome.rows.items()
+            for (k, key), row in rows.items()
         ),
     )
     conn.executemany(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from isometry.errors import InvalidOperation, ModelError
-from isometry.model import JSON, RowKind, edge_row, node_row
+from isometry.model import EDGE_FIELDS, JSON, NODE_FIELDS, RowKind, edge_row, node_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,11 @@ def parse_op(data: object) -> Op:
             return Delete(kind, key)
         if not isinstance(body, Mapping):
             raise InvalidOperation(f"'{name}' must be an object with an id and the fields to set")
-        return Patch(kind, key, {k: v for k, v in body.items() if k != "id"})
+        fields = {k: v for k, v in body.items() if k != "id"}
+        known = NODE_FIELDS if kind is RowKind.NODE else EDGE_FIELDS
+        unknown = sorted(set(fields) - set(known))
+        if unknown:
+            raise InvalidOperation(f"{name}: unknown field(s) {', '.join(unknown)}")
+        return Patch(kind, key, fields)
     except ModelError as error:
         raise InvalidOperation(str(error)) from None

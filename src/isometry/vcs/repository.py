@@ -15,11 +15,11 @@ from isometry.errors import (
     RepositoryExists,
     RepositoryNotFound,
 )
-from isometry.model import JSON, RowKind, compact, encode, row_hash
+from isometry.model import JSON, RowKind, compact
 from isometry.store.connection import Database
 from isometry.store.migrations import check_not_newer, migrate
 from isometry.vcs import refs
-from isometry.vcs.commits import Change, Commit, load_commit, write_commit
+from isometry.vcs.commits import Commit, load_commit, prepare, write_commit
 from isometry.vcs.graph import CommitGraph
 from isometry.vcs.history import lookup, path_delta
 from isometry.vcs.materialize import MAIN, from_columns
@@ -205,22 +205,23 @@ class Repository:
             for op in ops:
                 key = _op_key(op)
                 working[key] = _evaluate(op, working[key])
-            changes, new_rows = _changes(before, working)
-            if not changes and not allow_empty:
+            prepared = prepare(working, before)
+            if not prepared.changes and not allow_empty:
                 return ApplyResult(load_commit(conn, self.graph, head), 0)
             commit = write_commit(
                 conn,
                 self.graph,
                 branch=branch,
                 parents=[head],
-                changes=changes,
-                new_rows=new_rows,
+                changes=prepared.changes,
+                new_rows=prepared.new_rows,
                 author=author,
                 message=message,
                 time=self.now(),
                 metadata=metadata or {},
+                known=prepared.known,
             )
-            return ApplyResult(commit, len(changes))
+            return ApplyResult(commit, len(prepared.changes))
 
     def reset(self, branch: str, rev: str) -> Commit:
         """Point ``branch`` at ``rev``; main's tables follow."""
@@ -346,23 +347,6 @@ def _evaluate(op: Op, current: dict[str, JSON] | None) -> dict[str, JSON] | None
         raise NodeNotFound(f"cannot patch {op.key!r}: it does not exist on this branch")
     patched = {**current, **op.fields}
     return validate(op.kind, compact(patched))
-
-
-def _changes(
-    before: dict[Key, bytes | None], after: dict[Key, dict[str, JSON] | None]
-) -> tuple[list[Change], list[tuple[bytes, RowKind, bytes]]]:
-    changes: list[Change] = []
-    new_rows: list[tuple[bytes, RowKind, bytes]] = []
-    for key, row in after.items():
-        if row is None:
-            digest = None
-        else:
-            data = encode(row)
-            digest = row_hash(data)
-            new_rows.append((digest, key[0], data))
-        if digest != before[key]:
-            changes.append((key, before[key], digest))
-    return changes, new_rows
 
 
 def rows_for_keys(
