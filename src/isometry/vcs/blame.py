@@ -61,7 +61,7 @@ def _blame(
             there = flatten(fetch_rows(repo.conn, [digest])[digest]) if digest is not None else {}
             came = {f: wanted[f] for f in set_here if there.get(f) == wanted[f]}
             if came:
-                found |= _blame(repo, kind, key, other, came)
+                found |= _blame(repo, kind, key, other, dict(came))
                 set_here -= set(came)
                 for f in came:
                     wanted.pop(f)
