@@ -79,6 +79,8 @@ def _text(value: object, name: str) -> str:
 def _integer(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ModelError(f"{name}: expected an integer, got {value!r}")
+    if not -(2**63) <= value < 2**63:
+        raise ModelError(f"{name}: {value} does not fit in 64 bits")
     return value
 
 

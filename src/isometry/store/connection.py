@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +31,8 @@ class Database:
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: cannot open the database: {error}") from None
         self._depth = 0
+        # Called after a rollback, so caches of what the transaction wrote can be dropped.
+        self.on_rollback: list[Callable[[], None]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -51,6 +53,8 @@ class Database:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
+            for hook in self.on_rollback:
+                hook()
             raise
         else:
             self.conn.execute("COMMIT")

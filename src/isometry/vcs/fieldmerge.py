@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from merge3 import Merge3
@@ -101,11 +102,24 @@ def unflatten(flat: Mapping[str, JSON]) -> dict[str, JSON]:
     return row
 
 
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _later(ours: str | None, theirs: str | None) -> bool:
-    """Does the source side win last-writer-wins? Ties and unknowns keep the target."""
-    return (ours is not None and theirs is not None and theirs > ours) or (
-        ours is None and theirs is not None
-    )
+    """Does the source side win last-writer-wins? Ties and unknowns keep the target.
+
+    Times are compared as times: '10:00:05.5Z' is later than '10:00:05Z' though not as text.
+    """
+    mine, other = _moment(ours), _moment(theirs)
+    if other is None:
+        return False
+    return mine is None or other > mine
 
 
 def merge_text(base: str | None, ours: str, theirs: str) -> tuple[str, bool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -48,6 +49,7 @@ def _dump_properties(value: object) -> str:
     return orjson.dumps(value or {}, option=orjson.OPT_SORT_KEYS).decode()
 
 
+_FTS_INDEXES = frozenset(NODE_FIELDS.index(name) for name in FTS_COLUMNS)
 _NODE_TAGS = NODE_FIELDS.index("tags")
 _NODE_PROPS = NODE_FIELDS.index("properties")
 _NODE_NAME = NODE_FIELDS.index("name")
@@ -69,21 +71,85 @@ def from_columns(kind: RowKind, values: Iterable[object]) -> dict[str, JSON]:
     return compact(row)
 
 
-def _fts_remove(conn: sqlite3.Connection, keys: list[str]) -> None:
-    cols = ", ".join(FTS_COLUMNS)
+def _current(
+    conn: sqlite3.Connection, table: str, keys: list[str]
+) -> dict[str, tuple[object, ...]]:
+    """The table rows of ``keys`` as they are now: rowid first, then the columns."""
+    found: dict[str, tuple[object, ...]] = {}
     for part in chunks(keys):
-        old = conn.execute(
-            f"SELECT rowid, {cols} FROM nodes WHERE id IN ({marks(len(part))})", part
-        ).fetchall()
-        conn.executemany(
-            f"INSERT INTO nodes_fts (nodes_fts, rowid, {cols}) VALUES ('delete', ?, ?, ?, ?, ?)",
-            old,
-        )
+        for values in conn.execute(
+            f"SELECT rowid, * FROM {table} WHERE id IN ({marks(len(part))})", part
+        ):
+            found[str(values[1])] = tuple(values)
+    return found
 
 
-def _fts_add(conn: sqlite3.Connection, keys: list[str]) -> None:
+@dataclass
+class _Plan:
+    """The statements that bring one table from its current rows to the new ones."""
+
+    removed: list[str] = field(default_factory=list)
+    inserted: list[tuple[object, ...]] = field(default_factory=list)
+    # Updates grouped by the columns they change: untouched columns (and their indexes)
+    # are not rewritten, which halves the pages a large merge dirties.
+    updated: dict[tuple[int, ...], list[tuple[object, ...]]] = field(default_factory=dict)
+    unindex: list[tuple[object, ...]] = field(default_factory=list)
+    reindex: list[str] = field(default_factory=list)
+
+
+def _plan(
+    kind: RowKind,
+    changed: Mapping[str, Mapping[str, JSON] | None],
+    current: Mapping[str, tuple[object, ...]],
+) -> _Plan:
+    plan = _Plan()
+    fts = kind is RowKind.NODE
+    for key in sorted(changed):
+        row, old = changed[key], current.get(key)
+        new = to_columns(kind, row) if row is not None else None
+        if new is None:
+            if old is not None:
+                plan.removed.append(key)
+                if fts:
+                    plan.unindex.append(_fts_values(old))
+            continue
+        if old is None:
+            plan.inserted.append(new)
+            if fts:
+                plan.reindex.append(key)
+            continue
+        differing = tuple(i for i in range(1, len(new)) if old[i + 1] != new[i])
+        if not differing:
+            continue
+        plan.updated.setdefault(differing, []).append((*(new[i] for i in differing), key))
+        if fts and not _FTS_INDEXES.isdisjoint(differing):
+            plan.unindex.append(_fts_values(old))
+            plan.reindex.append(key)
+    return plan
+
+
+def _fts_values(old: tuple[object, ...]) -> tuple[object, ...]:
+    return (old[0], *(old[i + 1] for i in sorted(_FTS_INDEXES)))
+
+
+def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
+    table, columns = _table(kind), _columns(kind)
     cols = ", ".join(FTS_COLUMNS)
-    for part in chunks(keys):
+    # The index must forget a row with exactly the values it was given, so before the update.
+    conn.executemany(
+        f"INSERT INTO nodes_fts (nodes_fts, rowid, {cols}) VALUES ('delete', ?, ?, ?, ?, ?)",
+        plan.unindex,
+    )
+    for part in chunks(plan.removed):
+        conn.execute(f"DELETE FROM {table} WHERE id IN ({marks(len(part))})", part)
+    for differing, values in plan.updated.items():
+        assignments = ", ".join(f"{columns[i]} = ?" for i in differing)
+        conn.executemany(f"UPDATE {table} SET {assignments} WHERE id = ?", values)
+    conn.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})",
+        plan.inserted,
+    )
+    for part in chunks(plan.reindex):
         conn.execute(
             f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
             f" WHERE id IN ({marks(len(part))})",
@@ -103,25 +169,17 @@ def apply_to_main(
     known = known or {}
     rows = {**fetch_rows(conn, (h for h in delta.values() if h not in known)), **known}
     for kind in RowKind:
-        changed = {key: digest for (k, key), digest in delta.items() if k is kind}
+        changed = {
+            key: rows[digest] if digest is not None else None
+            for (k, key), digest in delta.items()
+            if k is kind
+        }
         if not changed:
             continue
-        keys = sorted(changed)
-        table, columns = _table(kind), _columns(kind)
+        plan = _plan(kind, changed, _current(conn, _table(kind), sorted(changed)))
+        _execute(conn, kind, plan)
         if kind is RowKind.NODE:
-            _fts_remove(conn, keys)
-        removed = [key for key in keys if changed[key] is None]
-        for part in chunks(removed):
-            conn.execute(f"DELETE FROM {table} WHERE id IN ({marks(len(part))})", part)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-        conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
-            f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            (to_columns(kind, rows[changed[key]]) for key in keys if changed[key] is not None),  # type: ignore[index]
-        )
-        if kind is RowKind.NODE:
-            _fts_add(conn, [key for key in keys if changed[key] is not None])
-            _compact_fts_after_bulk(conn, len(keys))
+            _compact_fts_after_bulk(conn, len(plan.reindex))
 
 
 # A bulk change leaves one large index segment; merged later with the small segments of

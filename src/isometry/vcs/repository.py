@@ -55,6 +55,8 @@ class Repository:
         self.db = db
         self.clock = clock
         self.graph = CommitGraph(db.conn)
+        # A rolled-back commit may have been cached; its seq will be reused by the next one.
+        db.on_rollback.append(self.graph.forget)
 
     # -- lifecycle -------------------------------------------------------------------------
 
