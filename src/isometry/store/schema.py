@@ -73,17 +73,25 @@ CREATE VIRTUAL TABLE nodes_fts USING fts5 (
 INSERT INTO nodes_fts (nodes_fts, rank) VALUES ('automerge', 16);
 INSERT INTO nodes_fts (nodes_fts, rank) VALUES ('crisismerge', 64);
 
--- Every version of every row, once, by SHA-256 of its canonical encoding.
+-- Every version of every row, once, by SHA-256 of its canonical encoding (data: a format
+-- byte, then the encoding, deflated or not; see vcs/rows.py). Rows are appended in rowid order
+-- so pages fill up; keyed by the random hash, every insert split a page (measured: 840 bytes
+-- per 450-byte row).
 CREATE TABLE row_versions (
-    hash BLOB PRIMARY KEY, kind INTEGER NOT NULL, data BLOB NOT NULL
-) WITHOUT ROWID;
+    id INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    kind INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
 
 -- parent_seq is the first parent; depth and jump_seq index the first-parent chain so that
 -- "is X an ancestor of C on its first-parent chain" costs O(log depth).
 -- AUTOINCREMENT: a seq is never reused after GC, so caches keyed by seq stay true.
+-- id and root are SHA-256 digests kept as 32-byte blobs (hex in every interface): a one-row
+-- commit must stay small.
 CREATE TABLE commits (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
+    id BLOB NOT NULL UNIQUE,
     parent_seq INTEGER,
     other_parents TEXT,
     depth INTEGER NOT NULL,
@@ -91,7 +99,7 @@ CREATE TABLE commits (
     author TEXT NOT NULL,
     message TEXT NOT NULL,
     time TEXT NOT NULL,
-    root TEXT NOT NULL,
+    root BLOB NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{{}}',
     changes INTEGER NOT NULL
 );

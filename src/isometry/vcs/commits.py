@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -88,26 +89,24 @@ def load_commits(conn: sqlite3.Connection, graph: CommitGraph, seqs: Sequence[in
     return [load_commit(conn, graph, seq) for seq in seqs]
 
 
-def _commit(graph: CommitGraph, row: tuple[object, ...]) -> Commit:
-    seq, cid, parent, others, author, message, time, root, metadata, changes = row
-    parent_seqs = graph.get(int(seq)).parents  # type: ignore[call-overload]
-    del parent, others
+def _commit(graph: CommitGraph, row: tuple[Any, ...]) -> Commit:
+    seq, cid, _, _, author, message, time, root, metadata, changes = row
     return Commit(
-        seq=int(seq),  # type: ignore[call-overload]
-        id=str(cid),
-        parents=tuple(graph.get(p).id for p in parent_seqs),
-        author=str(author),
-        message=str(message),
-        time=str(time),
-        root=str(root),
-        metadata=orjson.loads(str(metadata)),
-        changes=int(changes),  # type: ignore[call-overload]
+        seq=seq,
+        id=bytes(cid).hex(),
+        parents=tuple(graph.get(p).id for p in graph.get(seq).parents),
+        author=author,
+        message=message,
+        time=time,
+        root=bytes(root).hex(),
+        metadata=orjson.loads(metadata),
+        changes=changes,
     )
 
 
 def root_of(conn: sqlite3.Connection, seq: int) -> str:
     row = conn.execute("SELECT root FROM commits WHERE seq = ?", (seq,)).fetchone()
-    return str(row[0]) if row else EMPTY_ROOT
+    return bytes(row[0]).hex() if row else EMPTY_ROOT
 
 
 def write_commit(
@@ -150,7 +149,7 @@ def write_commit(
         "INSERT INTO commits (id, parent_seq, other_parents, depth, jump_seq, author, message,"
         " time, root, metadata, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            cid,
+            bytes.fromhex(cid),
             first,
             ",".join(str(p) for p in parents[1:]) or None,
             depth,
@@ -158,7 +157,7 @@ def write_commit(
             author,
             message,
             time,
-            root,
+            bytes.fromhex(root),
             orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS).decode(),
             len(changes),
         ),

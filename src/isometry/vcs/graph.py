@@ -53,8 +53,9 @@ class CommitGraph:
             " WHERE seq > ? ORDER BY seq",
             (self._loaded,),
         ).fetchall()
-        for seq, cid, parent, others, depth, jump, time in rows:
+        for seq, raw_id, parent, others, depth, jump, time in rows:
             other = tuple(int(x) for x in others.split(",")) if others else ()
+            cid = bytes(raw_id).hex()
             self._by_seq[seq] = CommitInfo(
                 seq, cid, parent, other, depth, seq if jump is None else jump, time
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
@@ -26,6 +27,40 @@ def marks(count: int) -> str:
     return ",".join("?" * count)
 
 
+# Row versions are stored deflated against a preset dictionary of the model's field names and
+# common values: small JSON rows compress to about half. The first byte names the format, so
+# this dictionary is frozen forever: a new one gets a new format byte.
+RAW = 0
+DEFLATE_V1 = 1
+_DICTIONARY_V1 = (
+    b'"properties":{"source":"source_id":"source_url":"location_name":"location_address":'
+    b'"latitude":"longitude":"summary":"status":"importance":"sort_order":"deleted_at":'
+    b'"due_at":"completed_at":"event_start":"event_end":"label":"weight":1.0,"directed":true,'
+    b'"sequence_order":"edge_type":"LINK""NEST""SEQUENCE""AFFINITY""target_id":'
+    b'"bookmark""document""event""person""task""article""spreadsheet"'
+    b'"priority":"tags":["folder":"modified_at":"created_at":"content":"name":'
+    b'"node_type":"note","id":"T00:00:00Z","'
+)
+
+
+def pack(data: bytes) -> bytes:
+    """A canonical encoding as stored: deflated when that is smaller, else as it is."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _DICTIONARY_V1)
+    packed = packer.compress(data) + packer.flush()
+    if len(packed) < len(data):
+        return bytes((DEFLATE_V1,)) + packed
+    return bytes((RAW,)) + data
+
+
+def unpack(stored: bytes) -> bytes:
+    """The canonical encoding back from its stored form."""
+    if stored[0] == DEFLATE_V1:
+        return zlib.decompressobj(-15, _DICTIONARY_V1).decompress(stored[1:])
+    if stored[0] == RAW:
+        return stored[1:]
+    raise ValueError(f"row version stored in unknown format {stored[0]}")
+
+
 def fetch_rows(conn: sqlite3.Connection, hashes: Iterable[bytes | None]) -> dict[bytes, JSON]:
     """Decoded rows for the given hashes (NULLs skipped)."""
     wanted = list({h for h in hashes if h is not None})
@@ -34,14 +69,14 @@ def fetch_rows(conn: sqlite3.Connection, hashes: Iterable[bytes | None]) -> dict
         for digest, data in conn.execute(
             f"SELECT hash, data FROM row_versions WHERE hash IN ({marks(len(part))})", part
         ):
-            found[digest] = decode(data)
+            found[digest] = decode(unpack(data))
     return found
 
 
 def store_rows(conn: sqlite3.Connection, rows: Iterable[tuple[bytes, RowKind, bytes]]) -> None:
     conn.executemany(
         "INSERT OR IGNORE INTO row_versions (hash, kind, data) VALUES (?, ?, ?)",
-        ((digest, int(kind), data) for digest, kind, data in rows),
+        ((digest, int(kind), pack(data)) for digest, kind, data in rows),
     )
 
 
