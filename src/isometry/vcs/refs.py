@@ -121,6 +121,9 @@ def resolve(conn: sqlite3.Connection, graph: CommitGraph, rev: str) -> int:
         name, _, when = text.partition("@")
         return _at_time(graph, resolve(conn, graph, name or "main"), _time(when, rev))
     if _HEX.match(text):
+        exact = graph.seq_of(text)  # a full id: one dict lookup, no scan of every id
+        if exact is not None:
+            return exact
         matches = graph.ids_with_prefix(text)
         found = graph.seq_of(matches[0]) if len(matches) == 1 else None
         if found is not None:
