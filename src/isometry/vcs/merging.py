@@ -177,8 +177,8 @@ def merge(
                 step.before,
                 mine.after if mine else step.before,
                 step.after,
-                _time(repo, mine.touched if mine else None),
-                _time(repo, step.touched),
+                _side_time(repo, key, ours, base, mine.touched) if mine else None,
+                _side_time(repo, key, theirs, base, step.touched),
             )
         outcome = three_way(conn, sides, policy)
         text = message or f"Merge {source} into {into}"
@@ -202,8 +202,30 @@ def merge(
         return _finish(repo, into, [ours, theirs], outcome, author, text, details)
 
 
-def _time(repo: Repository, seq: int | None) -> str | None:
-    return repo.graph.get(seq).time if seq is not None else None
+def _side_time(repo: Repository, key: Key, head: int, base: int, touched: int | None) -> str:
+    """When one side of a merge last wrote ``key``.
+
+    ``touched`` is the commit on the head's first-parent line that set the row; it is None when
+    the row's state came in through a merge (say, a deletion merged from elsewhere). Then the
+    newest commit that changed the row and that the head has but the base has not decides, and
+    failing that the head itself.
+    """
+    graph = repo.graph
+    if touched is None:
+        candidates = repo.conn.execute(
+            "SELECT commit_seq FROM changes WHERE kind = ? AND key = ? AND commit_seq <= ?"
+            " ORDER BY commit_seq DESC",
+            (int(key[0]), key[1], head),
+        )
+        touched = next(
+            (
+                seq
+                for (seq,) in candidates
+                if graph.is_ancestor(seq, head) and not graph.is_ancestor(seq, base)
+            ),
+            head,
+        )
+    return graph.get(touched).time
 
 
 def _finish(
@@ -303,7 +325,9 @@ def _suspend(
             for (k, key), c in outcome.conflicts
         ),
     )
-    return MergeResult("conflicts", None, conflicts=_load_conflicts(conn, into))
+    return MergeResult(
+        "conflicts", None, conflicts=_load_conflicts(conn, into), flagged=_flag_list(outcome)
+    )
 
 
 def _load_conflicts(conn: sqlite3.Connection, target: str | None = None) -> list[Conflict]:
