@@ -34,7 +34,7 @@ from isometry.errors import (
     UnresolvedConflicts,
 )
 from isometry.model import JSON
-from isometry.store.migrations import latest_version
+from isometry.store.migrations import MIGRATIONS, latest_version
 from isometry.vcs.commits import Commit
 from isometry.vcs.merging import MergeResult
 from isometry.vcs.ops import Op, parse_op
@@ -189,12 +189,41 @@ def test_reopen_sees_what_was_written(repo: Repository, repo_path: Path) -> None
 def test_migrations_are_recorded(repo: Repository, repo_path: Path) -> None:
     with plain(repo_path) as conn:
         rows = conn.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert rows == [(1, "versioned node store")]
-    assert latest_version() == 1
+    assert rows == [(m.version, m.name) for m in MIGRATIONS]
+    assert rows[0] == (1, "versioned node store")
+    assert latest_version() == len(MIGRATIONS)
     repo.close()
     api.open_repository(repo_path, clock=repo.clock).close()
     with plain(repo_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
+            MIGRATIONS
+        )
+
+
+def test_an_older_repository_is_migrated_on_open(repo: Repository, repo_path: Path) -> None:
+    """A repository written before the engine existed gains its tables, keeping its data."""
+    first = commit(repo, up(id="n1", name="kept"))
+    repo.close()
+    with plain(repo_path) as conn:
+        for table in (
+            "operations",
+            "checkpoints",
+            "quarantine",
+            "op_seen",
+            "lineage",
+            "op_log",
+            "settings",
+        ):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 2")
+        conn.commit()
+    with api.open_repository(repo_path, clock=repo.clock) as reopened:
+        assert api.show_commit(reopened, "main").id == first.id
+        assert api.show(reopened, "n1")[1]["name"] == "kept"
+    with plain(repo_path) as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
+        assert versions == [m.version for m in MIGRATIONS]
+        assert conn.execute("SELECT COUNT(*) FROM operations").fetchone()[0] == 0
 
 
 def test_a_repository_from_a_newer_version_is_refused_untouched(

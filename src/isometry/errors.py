@@ -74,3 +74,47 @@ class UnresolvedConflicts(VcsError):
 
 class InvalidOperation(VcsError, ValueError):
     """A request that is well formed but cannot be carried out (bad op line, bad strategy)."""
+
+
+class SourceError(IsometryError):
+    """Importers: a source that cannot be found, opened or read."""
+
+
+class UnknownSource(SourceError, LookupError):
+    """No installed importer has this name."""
+
+
+class BrokenPlugin(SourceError):
+    """An installed importer could not be loaded."""
+
+
+class SourceUnreadable(SourceError, OSError):
+    """A source file that is missing, unreadable, or not in the format its importer reads."""
+
+
+class EtlError(IsometryError):
+    """The engine: templates, operations, the queue, grants and limits."""
+
+
+class UnknownTemplate(EtlError, LookupError):
+    """No template with this id is offered."""
+
+
+class OperationNotFound(EtlError, LookupError):
+    """No operation with this id."""
+
+
+class InvalidConfiguration(EtlError, ValueError):
+    """An operation's configuration that cannot run (bad batch size, unknown strategy...)."""
+
+
+class PermissionRefused(EtlError, PermissionError):
+    """A source outside the operation's grants, or a grant the template needs and lacks."""
+
+
+class InvalidTransition(EtlError):
+    """An operation asked to move to a state it cannot reach from where it is."""
+
+
+class LimitExceeded(EtlError):
+    """A resource limit (time, memory, database size, concurrency) stopped an operation."""

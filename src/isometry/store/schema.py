@@ -170,3 +170,108 @@ def _v1(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V1.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+
+
+SCHEMA_V2 = """
+-- Operations: an import (or export, sync, maintenance) built from a template, queued, run.
+CREATE TABLE operations (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    template TEXT NOT NULL,
+    state TEXT NOT NULL,
+    config TEXT NOT NULL,
+    sources TEXT NOT NULL,
+    grants TEXT NOT NULL,
+    branch TEXT,
+    target TEXT NOT NULL,
+    phase TEXT,
+    progress TEXT NOT NULL DEFAULT '{}',
+    counts TEXT NOT NULL DEFAULT '{}',
+    commits TEXT NOT NULL DEFAULT '[]',
+    result TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_until TEXT,
+    peak_rss INTEGER,
+    recovery_seconds REAL,
+    created_at TEXT NOT NULL,
+    queued_at TEXT,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX operations_by_state ON operations (state, seq);
+
+-- Written in the same transaction as the batch it covers: where to go on after a crash.
+CREATE TABLE checkpoints (
+    op_id TEXT PRIMARY KEY,
+    source_index INTEGER NOT NULL,
+    cursor TEXT,
+    counts TEXT NOT NULL,
+    branch_head INTEGER NOT NULL,
+    batches INTEGER NOT NULL,
+    written_at TEXT NOT NULL
+);
+
+-- Records that could not become nodes: kept with their raw form, never dropped.
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY,
+    op_id TEXT NOT NULL,
+    locator TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+CREATE INDEX quarantine_by_op ON quarantine (op_id);
+
+-- Keys a full import saw, so a sync can soft-delete what the source no longer has.
+CREATE TABLE op_seen (
+    op_id TEXT NOT NULL, kind INTEGER NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (op_id, kind, key)
+) WITHOUT ROWID;
+
+-- Where every node version an operation wrote came from.
+CREATE TABLE lineage (
+    id INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    commit_seq INTEGER NOT NULL,
+    op_id TEXT NOT NULL,
+    template TEXT NOT NULL,
+    source_system TEXT NOT NULL,
+    file TEXT,
+    record TEXT,
+    line INTEGER,
+    offset INTEGER,
+    length INTEGER,
+    source_hash TEXT,
+    transform TEXT NOT NULL,
+    transform_version TEXT NOT NULL,
+    change TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+CREATE INDEX lineage_by_key ON lineage (key, commit_seq);
+CREATE INDEX lineage_by_op ON lineage (op_id);
+CREATE INDEX lineage_by_file ON lineage (file);
+
+-- The structured log of each operation, one JSON event a row.
+CREATE TABLE op_log (
+    op_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    level TEXT NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (op_id, seq)
+) WITHOUT ROWID;
+
+-- Repository settings: standing grants, limits, defaults.
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@migration(2, "etl engine: operations, checkpoints, quarantine, lineage, logs, settings")
+def _v2(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V2.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)

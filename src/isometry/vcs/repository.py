@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from isometry.clock import Clock, stamp
 from isometry.errors import (
+    BranchMoved,
     InvalidOperation,
     MergeInProgress,
     NodeNotFound,
@@ -19,14 +20,15 @@ from isometry.model import JSON, RowKind, compact
 from isometry.store.connection import Database
 from isometry.store.migrations import check_not_newer, migrate
 from isometry.vcs import refs
-from isometry.vcs.commits import Commit, load_commit, prepare, write_commit
+from isometry.vcs.commits import Change, Commit, load_commit, prepare, write_commit
 from isometry.vcs.graph import CommitGraph
 from isometry.vcs.history import lookup, path_delta
 from isometry.vcs.materialize import MAIN, from_columns
-from isometry.vcs.ops import Delete, Op, Upsert, validate
+from isometry.vcs.ops import Delete, Op, Patch, Upsert, validate
 from isometry.vcs.rows import Key, fetch_rows
 
 DB_NAME = "isometry.db"
+CommitHook = Callable[[sqlite3.Connection, "Commit | None", list[Change]], None]
 FORMAT = "1"
 
 
@@ -193,37 +195,52 @@ class Repository:
         message: str,
         metadata: dict[str, JSON] | None = None,
         allow_empty: bool = False,
+        expected_head: int | None = None,
+        on_commit: CommitHook | None = None,
     ) -> ApplyResult:
-        """Apply ``ops`` in order to the head of ``branch`` and commit them, all or nothing."""
+        """Apply ``ops`` in order to the head of ``branch`` and commit them, all or nothing.
+
+        ``expected_head`` makes the write conditional on where the branch is (compare-and-swap
+        for callers that keep their own idea of it). ``on_commit`` runs inside the same
+        transaction with the commit (None when nothing changed) and its changes, so what a
+        caller records about the commit is written with it or not at all.
+        """
         with self.db.transaction() as conn:
             self._refuse_pending(branch)
             head = refs.branch_head(conn, branch)
+            if expected_head is not None and head != expected_head:
+                raise BranchMoved(f"branch {branch!r} moved since it was last read; retry")
             keys = list(dict.fromkeys(_op_key(op) for op in ops))
             before = lookup(conn, self.graph, head, keys)
-            rows = fetch_rows(conn, before.values())
+            # Only patches need the current rows; upserts replace and deletes only check.
+            patched = {_op_key(op) for op in ops if isinstance(op, Patch)}
+            rows = fetch_rows(conn, (before[k] for k in patched))
             working: dict[Key, dict[str, JSON] | None] = {
-                k: rows[h] if h is not None else None for k, h in before.items()
+                k: (rows[h] if k in patched else {}) if h is not None else None
+                for k, h in before.items()
             }
             for op in ops:
                 key = _op_key(op)
                 working[key] = _evaluate(op, working[key])
             prepared = prepare(working, before)
-            if not prepared.changes and not allow_empty:
-                return ApplyResult(load_commit(conn, self.graph, head), 0)
-            commit = write_commit(
-                conn,
-                self.graph,
-                branch=branch,
-                parents=[head],
-                changes=prepared.changes,
-                new_rows=prepared.new_rows,
-                author=author,
-                message=message,
-                time=self.now(),
-                metadata=metadata or {},
-                known=prepared.known,
-            )
-            return ApplyResult(commit, len(prepared.changes))
+            commit: Commit | None = None
+            if prepared.changes or allow_empty:
+                commit = write_commit(
+                    conn,
+                    self.graph,
+                    branch=branch,
+                    parents=[head],
+                    changes=prepared.changes,
+                    new_rows=prepared.new_rows,
+                    author=author,
+                    message=message,
+                    time=self.now(),
+                    metadata=metadata or {},
+                    known=prepared.known,
+                )
+            if on_commit is not None:
+                on_commit(conn, commit, prepared.changes)
+            return ApplyResult(commit or load_commit(conn, self.graph, head), len(prepared.changes))
 
     def reset(self, branch: str, rev: str) -> Commit:
         """Point ``branch`` at ``rev``; main's tables follow."""

@@ -1,0 +1,204 @@
+"""Operations as rows: create, read, list and update, with their leases.
+
+A running operation holds a lease it renews at every batch; one whose lease has run out has
+lost its process and is shown as interrupted, never as running forever.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from isometry.errors import OperationNotFound
+from isometry.etl.config import OperationConfig
+from isometry.etl.states import State
+from isometry.model import JSON
+
+LEASE = timedelta(seconds=30)
+_JSON_FIELDS = ("config", "sources", "grants", "progress", "counts", "commits", "result")
+_COLUMNS = (
+    "id", "seq", "template", "state", "config", "sources", "grants", "branch", "target", "phase",
+    "progress", "counts", "commits", "result", "error", "cancel_requested", "lease_owner",
+    "lease_until", "peak_rss", "recovery_seconds", "created_at", "queued_at", "started_at",
+    "finished_at",
+)  # fmt: skip
+COUNTERS = ("read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered")
+
+
+@dataclass
+class Operation:
+    id: str
+    seq: int
+    template: str
+    state: State
+    config: OperationConfig
+    sources: list[str]
+    grants: dict[str, list[str]]
+    branch: str | None
+    target: str
+    phase: str | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    commits: list[str] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    cancel_requested: bool = False
+    lease_owner: str | None = None
+    lease_until: str | None = None
+    peak_rss: int | None = None
+    recovery_seconds: float | None = None
+    created_at: str = ""
+    queued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def shown_state(self, now: datetime) -> State:
+        """The state as a user should see it: a running one whose lease ran out is interrupted."""
+        if self.state is State.RUNNING and not lease_alive(self.lease_until, now):
+            return State.INTERRUPTED
+        return self.state
+
+    def fraction(self) -> float:
+        """Overall progress 0..1: records handled out of the records scanning found."""
+        total = int(self.progress.get("total") or 0)
+        if self.state in (State.SUCCEEDED, State.PARTIALLY_SUCCEEDED):
+            return 1.0
+        if not total:
+            return 0.0
+        return min(1.0, int(self.progress.get("done") or 0) / total)
+
+    def to_json(self, now: datetime) -> dict[str, JSON]:
+        return {
+            "id": self.id,
+            "template": self.template,
+            "state": str(self.shown_state(now)),
+            "phase": self.phase,
+            "progress": round(self.fraction(), 4),
+            "done": self.progress.get("done", 0),
+            "total": self.progress.get("total", 0),
+            "counts": {name: self.counts.get(name, 0) for name in COUNTERS},
+            "branch": self.branch,
+            "target": self.target,
+            "sources": self.sources,
+            "config": self.config.to_json(),
+            "commits": self.commits,
+            "result": self.result,
+            "error": self.error,
+            "peak_rss_mb": round(self.peak_rss / 2**20, 1) if self.peak_rss else None,
+            "recovery_seconds": self.recovery_seconds,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+def lease_alive(until: str | None, now: datetime) -> bool:
+    return until is not None and _parse(until) > now
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _row_to_operation(row: tuple[Any, ...]) -> Operation:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    for name in _JSON_FIELDS:
+        values[name] = orjson.loads(values[name])
+    values["config"] = OperationConfig.from_json(values["config"])
+    values["state"] = State(values["state"])
+    values["cancel_requested"] = bool(values["cancel_requested"])
+    return Operation(**values)
+
+
+def create(
+    conn: sqlite3.Connection,
+    *,
+    template: str,
+    config: OperationConfig,
+    sources: list[str],
+    grants: Mapping[str, list[str]],
+    now: str,
+) -> Operation:
+    seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM operations").fetchone()[0])
+    op_id = uuid.uuid4().hex[:12]
+    conn.execute(
+        "INSERT INTO operations (id, seq, template, state, config, sources, grants, target,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            op_id, seq, template, State.CREATED, _dump(config.to_json()), _dump(sources),
+            _dump(dict(grants)), config.target, now,
+        ),
+    )  # fmt: skip
+    return load(conn, op_id)
+
+
+def _dump(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def load(conn: sqlite3.Connection, op_id: str) -> Operation:
+    """An operation by id or unique id prefix."""
+    rows = conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM operations WHERE id = ? OR id LIKE ? LIMIT 2",
+        (op_id, op_id.replace("%", "").replace("_", "") + "%"),
+    ).fetchall()
+    exact = [r for r in rows if r[0] == op_id]
+    if exact:
+        return _row_to_operation(exact[0])
+    if len(rows) == 1 and len(op_id) >= 4:
+        return _row_to_operation(rows[0])
+    if len(rows) > 1:
+        raise OperationNotFound(f"{op_id!r} matches several operations; give more of the id")
+    raise OperationNotFound(f"no operation {op_id!r}")
+
+
+def list_all(conn: sqlite3.Connection, states: tuple[State, ...] = ()) -> list[Operation]:
+    where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
+    return [
+        _row_to_operation(row)
+        for row in conn.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM operations{where} ORDER BY seq", states
+        )
+    ]
+
+
+def update(conn: sqlite3.Connection, op_id: str, **values: Any) -> None:
+    """Set columns of one operation; dicts and lists are stored as JSON."""
+    if not values:
+        return
+    names = list(values)
+    encoded = [
+        _dump(v) if name in _JSON_FIELDS and not isinstance(v, str) else v
+        for name, v in values.items()
+    ]
+    conn.execute(
+        f"UPDATE operations SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+        (*encoded, op_id),
+    )
+
+
+def log(
+    conn: sqlite3.Connection, op_id: str, now: str, level: str, event: str, **data: JSON
+) -> None:
+    """One event in the operation's structured log."""
+    conn.execute(
+        "INSERT INTO op_log (op_id, seq, time, level, event, data) VALUES (?,"
+        " (SELECT COALESCE(MAX(seq), 0) + 1 FROM op_log WHERE op_id = ?), ?, ?, ?, ?)",
+        (op_id, op_id, now, level, event, _dump(data)),
+    )
+
+
+def read_log(conn: sqlite3.Connection, op_id: str) -> list[dict[str, JSON]]:
+    return [
+        {"seq": seq, "time": time, "level": level, "event": event, **orjson.loads(data)}
+        for seq, time, level, event, data in conn.execute(
+            "SELECT seq, time, level, event, data FROM op_log WHERE op_id = ? ORDER BY seq",
+            (op_id,),
+        )
+    ]

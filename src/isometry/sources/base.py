@@ -1,0 +1,114 @@
+"""The importer interface: what a source plugin implements and what it yields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, ClassVar, Protocol
+
+from isometry.model import JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """Where in its source a record was found, precisely enough to find it again."""
+
+    file: str
+    record: str
+    line: int | None = None
+    offset: int | None = None
+    length: int | None = None
+
+    def to_json(self) -> dict[str, JSON]:
+        out: dict[str, JSON] = {"file": self.file, "record": self.record}
+        for name in ("line", "offset", "length"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One source record turned into a node (and its edges), not yet validated.
+
+    ``node`` holds node fields by name (``source`` and ``source_id`` set, so the node's id is
+    derived from them); every source field without a column goes under ``properties``.
+    ``raw`` is the record as the source holds it, kept for quarantine; ``source_hash`` is the
+    SHA-256 (hex) of those bytes.
+    """
+
+    node: Mapping[str, JSON]
+    locator: Locator
+    source_hash: str
+    raw: str
+    edges: tuple[Mapping[str, JSON], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record the importer could not read at all (a line that is not JSON, say)."""
+
+    locator: Locator
+    raw: str
+    reason: str
+
+
+Item = Draft | Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What scanning a source found: how many records (so progress has a total), how many
+    bytes, and a fingerprint of the content (SHA-256 hex) that changes when the source does."""
+
+    records: int
+    size: int
+    fingerprint: str
+
+
+class Opener(Protocol):
+    """Opens source files, refusing any path outside the operation's grants."""
+
+    def open_binary(self, path: Path) -> BinaryIO:
+        """The file at ``path`` (symlinks resolved, checked against the grants) for reading."""
+        ...
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-operation options an importer may read (from the operation's configuration)."""
+
+    values: Mapping[str, JSON] = field(default_factory=dict)
+
+    def get(self, name: str, default: JSON = None) -> JSON:
+        return self.values.get(name, default)
+
+
+class Importer(Protocol):
+    """A source format. One instance reads one source at a time; it holds no state between
+    calls, so ``read`` can be resumed from a cursor in another process."""
+
+    name: ClassVar[str]
+    """Short, stable name, used in node ids (``source``) and lineage; never change it."""
+    version: ClassVar[str]
+    """Version of the transform: bumped when the same record would give a different node."""
+    permissions: ClassVar[frozenset[str]]
+    """The grants it needs, e.g. ``{"file-system"}`` or ``{"notes"}``."""
+
+    def accepts(self, path: Path) -> bool:
+        """Whether this importer reads the source at ``path`` (by name or a quick look)."""
+        ...
+
+    def scan(self, path: Path, opener: Opener, options: Options) -> Scan:
+        """Count and fingerprint the source without holding it in memory."""
+        ...
+
+    def read(
+        self, path: Path, opener: Opener, options: Options, cursor: JSON
+    ) -> Iterator[tuple[Item, JSON]]:
+        """Yield every record after ``cursor`` (None: from the start) with the cursor that
+        resumes right after it. A cursor is plain JSON; reading from it again yields exactly
+        the records that followed, in the same order, as the same drafts."""
+        ...
