@@ -9,11 +9,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from isometry.clock import Clock
-from isometry.errors import InvalidOperation, IsometryError, StoreError
+from isometry.errors import (
+    InvalidConfiguration,
+    InvalidOperation,
+    InvalidTransition,
+    IsometryError,
+    StoreError,
+)
+from isometry.etl import metrics as etl_metrics
+from isometry.etl import operations as etl_operations
+from isometry.etl import queue as etl_queue
+from isometry.etl import settings as etl_settings
+from isometry.etl import states as etl_states
+from isometry.etl import templates as template_registry
+from isometry.etl.access import Grants
+from isometry.etl.executor import Executor, ProgressSink
+from isometry.etl.operations import Operation
+from isometry.etl.states import State
+from isometry.etl.templates import Template
+from isometry.lineage import queries as lineage_queries
 from isometry.model import JSON, RowKind
 from isometry.vcs import merging
 from isometry.vcs.blame import BlameLine
@@ -201,3 +220,173 @@ def gc(
 
 def fsck(repo: Repository, *, repair: bool = False) -> FsckReport:
     return _fsck(repo, repair=repair)
+
+
+# -- the engine: templates, operations, the queue, lineage, metrics ---------------------------
+
+
+def templates() -> list[Template]:
+    """The templates that can run here (their importers are installed)."""
+    return template_registry.offered()
+
+
+def create_operation(
+    repo: Repository,
+    template: str,
+    sources: Sequence[str | Path],
+    *,
+    grants: Sequence[str] = (),
+    config: Mapping[str, Any] | None = None,
+    base: Path,
+) -> Operation:
+    """An operation from a template, its sources and grants (``PERMISSION=PATH``, relative
+    paths against ``base``), with configuration overriding the template's defaults."""
+    chosen = template_registry.get(template)
+    settings_ = chosen.defaults.with_overrides(dict(config or {}))
+    granted = Grants.parse(grants, base)
+    paths = [str((base / Path(s)).absolute()) for s in sources]
+    if not paths:
+        raise InvalidConfiguration("give at least one source file or folder")
+    with repo.db.transaction() as conn:
+        return etl_operations.create(
+            conn, template=chosen.id, config=settings_, sources=paths,
+            grants=granted.to_json(), now=repo.now(),
+        )  # fmt: skip
+
+
+def run_operation(
+    repo: Repository, op_id: str, *, author: str, on_progress: ProgressSink | None = None
+) -> Operation:
+    """Run a created, queued or interrupted operation now (resume is the same call)."""
+    return Executor(repo, author=author, on_progress=on_progress).run(op_id)
+
+
+def import_(
+    repo: Repository,
+    template: str,
+    sources: Sequence[str | Path],
+    *,
+    author: str,
+    grants: Sequence[str] = (),
+    config: Mapping[str, Any] | None = None,
+    base: Path,
+    on_progress: ProgressSink | None = None,
+) -> Operation:
+    """Create an operation and run it now."""
+    op = create_operation(repo, template, sources, grants=grants, config=config, base=base)
+    return run_operation(repo, op.id, author=author, on_progress=on_progress)
+
+
+def queue_operation(
+    repo: Repository,
+    template: str,
+    sources: Sequence[str | Path],
+    *,
+    grants: Sequence[str] = (),
+    config: Mapping[str, Any] | None = None,
+    base: Path,
+) -> Operation:
+    op = create_operation(repo, template, sources, grants=grants, config=config, base=base)
+    return etl_queue.enqueue(repo, op.id)
+
+
+def run_queue(
+    repo: Repository,
+    *,
+    author: str,
+    max_concurrent: int | None = None,
+    on_progress: ProgressSink | None = None,
+) -> list[Operation]:
+    """Run every queued operation, several at a time; each opens its own connection."""
+    return etl_queue.run_queue(
+        repo.path, repo.clock, author=author, max_concurrent=max_concurrent,
+        on_progress=on_progress,
+    )  # fmt: skip
+
+
+def cancel_operation(repo: Repository, op_id: str) -> Operation:
+    """Cancel a waiting operation now, or ask a running one to stop at its next batch."""
+    with repo.db.transaction() as conn:
+        op = etl_operations.load(conn, op_id)
+        if op.state in (State.CREATED, State.QUEUED, State.INTERRUPTED):
+            etl_states.move(conn, op.id, op.state, State.CANCELLED)
+            etl_operations.update(conn, op.id, finished_at=repo.now(), error="cancelled")
+        elif op.state is State.RUNNING:
+            if op.shown_state(repo.clock.now()) is State.INTERRUPTED:
+                etl_states.move(conn, op.id, State.RUNNING, State.INTERRUPTED)
+                etl_states.move(conn, op.id, State.INTERRUPTED, State.CANCELLED)
+                etl_operations.update(conn, op.id, finished_at=repo.now(), error="cancelled")
+            else:
+                etl_operations.update(conn, op.id, cancel_requested=1)
+        else:
+            raise InvalidTransition(f"operation {op.id} is {op.state}; it cannot be cancelled")
+        etl_operations.log(conn, op.id, repo.now(), "info", "cancel requested")
+        return etl_operations.load(conn, op.id)
+
+
+def operations(repo: Repository) -> list[Operation]:
+    with repo.db.snapshot() as conn:
+        return etl_operations.list_all(conn)
+
+
+def operation(repo: Repository, op_id: str) -> Operation:
+    with repo.db.snapshot() as conn:
+        return etl_operations.load(conn, op_id)
+
+
+def operation_log(repo: Repository, op_id: str) -> list[dict[str, JSON]]:
+    with repo.db.snapshot() as conn:
+        op = etl_operations.load(conn, op_id)
+        return etl_operations.read_log(conn, op.id)
+
+
+def quarantine(repo: Repository, op_id: str | None = None) -> list[dict[str, JSON]]:
+    """Records that could not become nodes, with their raw form, locator and reason."""
+    with repo.db.snapshot() as conn:
+        if op_id is not None:
+            op_id = etl_operations.load(conn, op_id).id
+        rows = conn.execute(
+            "SELECT id, op_id, locator, raw, reason, time FROM quarantine"
+            + (" WHERE op_id = ?" if op_id else "")
+            + " ORDER BY id",
+            (op_id,) if op_id else (),
+        ).fetchall()
+    return [
+        {"id": i, "operation": op, "locator": orjson.loads(loc), "raw": raw, "reason": reason,
+         "time": time}
+        for i, op, loc, raw, reason, time in rows
+    ]  # fmt: skip
+
+
+def lineage(
+    repo: Repository,
+    *,
+    node: str | None = None,
+    op_id: str | None = None,
+    source: str | Path | None = None,
+    limit: int | None = None,
+) -> list[dict[str, JSON]]:
+    """A node's history (newest first), what one operation produced, or one file's output."""
+    with repo.db.snapshot() as conn:
+        if node is not None:
+            return lineage_queries.history(conn, node)
+        if op_id is not None:
+            return lineage_queries.by_operation(conn, etl_operations.load(conn, op_id).id, limit)
+        if source is not None:
+            return lineage_queries.by_source(conn, str(Path(source).resolve()), limit)
+    raise InvalidConfiguration("ask for a node, an operation (--op) or a source (--source)")
+
+
+def metrics(repo: Repository) -> dict[str, JSON]:
+    with repo.db.snapshot() as conn:
+        return etl_metrics.overall(conn)
+
+
+def grant(repo: Repository, specs: Sequence[str], *, base: Path) -> dict[str, list[str]]:
+    """Add standing grants to the repository's configuration (used by every operation)."""
+    added = Grants.parse(specs, base)
+    with repo.db.transaction() as conn:
+        current = Grants.from_json(etl_settings.get(conn, "grants") or {})
+        merged = current.merged(added).to_json()
+        etl_settings.put(conn, "grants", merged)
+        return merged

@@ -1,0 +1,106 @@
+"""One batch: source items turned into validated rows, lineage origins and quarantine entries.
+
+Pure work on the items (no writes): the executor writes the result in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from isometry.errors import ModelError
+from isometry.lineage.records import Origin
+from isometry.model import JSON, RowKind, edge_row, node_row
+from isometry.sources.base import Draft, Item, Locator
+from isometry.vcs.ops import Upsert
+from isometry.vcs.rows import Key
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    locator: Locator
+    raw: str
+    reason: str
+
+
+@dataclass
+class Batch:
+    """What a batch will write, and what it counted on the way."""
+
+    ops: list[Upsert] = field(default_factory=list)
+    origins: dict[Key, Origin] = field(default_factory=dict)
+    hashes: dict[Key, str] = field(default_factory=dict)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    read: int = 0
+    filtered: int = 0
+    skipped: int = 0  # unchanged at the source since it was last imported
+    seen: list[str] = field(default_factory=list)  # every valid node id, written or not
+
+    @property
+    def node_keys(self) -> list[str]:
+        return [key for (kind, key) in self.origins if kind is RowKind.NODE]
+
+
+def _origin(draft: Draft) -> Origin:
+    loc = draft.locator
+    return Origin(loc.file, loc.record, loc.line, loc.offset, loc.length, draft.source_hash)
+
+
+def _in_range(row: Mapping[str, JSON], date_from: str | None, date_to: str | None) -> bool:
+    """Whether the record's time (modified, else created) falls in the date range."""
+    if date_from is None and date_to is None:
+        return True
+    when = row.get("modified_at") or row.get("created_at")
+    if not isinstance(when, str):
+        return False
+    return (date_from is None or when >= date_from) and (date_to is None or when <= date_to)
+
+
+def build(
+    items: Sequence[Item],
+    *,
+    date_from: str | None,
+    date_to: str | None,
+    seen_hashes: Mapping[str, str],
+) -> Batch:
+    """Validate each item; ``seen_hashes`` maps node ids to the source hash they were last
+    imported from (deduplication): such records are skipped before they are transformed."""
+    batch = Batch()
+    for item in items:
+        batch.read += 1
+        if not isinstance(item, Draft):
+            batch.quarantined.append(Quarantined(item.locator, item.raw, item.reason))
+            continue
+        try:
+            row = node_row(item.node)
+            edges = [edge_row(edge) for edge in item.edges]
+        except ModelError as error:
+            batch.quarantined.append(Quarantined(item.locator, item.raw, str(error)))
+            continue
+        if not _in_range(row, date_from, date_to):
+            batch.filtered += 1
+            continue
+        key = (RowKind.NODE, str(row["id"]))
+        batch.seen.append(key[1])
+        if seen_hashes.get(key[1]) == item.source_hash:
+            batch.skipped += 1
+            continue
+        origin = _origin(item)
+        batch.ops.append(Upsert(RowKind.NODE, row))
+        batch.origins[key] = origin
+        batch.hashes[key] = item.source_hash
+        for edge in edges:
+            edge_key = (RowKind.EDGE, str(edge["id"]))
+            batch.ops.append(Upsert(RowKind.EDGE, edge))
+            batch.origins[edge_key] = origin
+    return batch
+
+
+def quarantine_rows(
+    op_id: str, entries: Sequence[Quarantined], time: str
+) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (op_id, orjson.dumps(q.locator.to_json()).decode(), q.raw, q.reason, time) for q in entries
+    ]

@@ -1,0 +1,533 @@
+"""The executor: one operation through preparing, scanning, extracting, transforming,
+validating, loading and finalizing, batch by batch.
+
+Each batch is one transaction: its commit on the operation's branch, its lineage rows, its
+quarantine entries and the checkpoint that says where the source continues. Killed at any
+instant, an operation resumes from its last checkpoint and ends with exactly the data of a
+run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from isometry.clock import stamp
+from isometry.errors import (
+    InvalidTransition,
+    IsometryError,
+    LimitExceeded,
+    PermissionRefused,
+    SourceUnreadable,
+)
+from isometry.etl import operations, settings
+from isometry.etl import templates as template_registry
+from isometry.etl.access import Accessor, Grants
+from isometry.etl.batch import Batch, build, quarantine_rows
+from isometry.etl.limits import Limits, peak_rss_bytes
+from isometry.etl.operations import COUNTERS, LEASE, Operation
+from isometry.etl.sources import SourceFile, expand, recheck
+from isometry.etl.states import State, move
+from isometry.lineage import records as lineage
+from isometry.model import JSON, RowKind, node_id_for
+from isometry.sources import registry
+from isometry.sources.base import Importer, Item, Options
+from isometry.vcs import refs
+from isometry.vcs.commits import Change, Commit
+from isometry.vcs.history import lookup
+from isometry.vcs.repository import Repository
+
+PHASES = (
+    "preparing",
+    "scanning",
+    "extracting",
+    "transforming",
+    "validating",
+    "loading",
+    "finalizing",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    op_id: str
+    phase: str
+    done: int
+    total: int
+    counts: Mapping[str, int]
+
+
+ProgressSink = Callable[[Progress], None]
+
+
+class Stop(Exception):
+    """Raised between batches: the operation ends here with ``state`` for ``reason``."""
+
+    def __init__(self, state: State, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+        self.reason = reason
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def process_alive(owner: str | None) -> bool:
+    """Whether the process named in a lease could still be running (unknown hosts: yes)."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class _Run:
+    """What one run of an operation carries from phase to phase."""
+
+    op: Operation
+    importers: list[Importer]
+    accessor: Accessor
+    options: Options
+    files: list[SourceFile] = field(default_factory=list)
+    head: int = 0
+    start_head: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    total: int = 0
+    recovering_since: datetime | None = None
+
+
+class Executor:
+    def __init__(
+        self,
+        repo: Repository,
+        *,
+        author: str,
+        owner: str | None = None,
+        on_progress: ProgressSink | None = None,
+    ) -> None:
+        self.repo = repo
+        self.author = author
+        self.owner = owner or default_owner()
+        self.on_progress = on_progress
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.repo.clock.now()
+
+    def stamp(self) -> str:
+        return self.repo.now()
+
+    def run(self, op_id: str) -> Operation:
+        """Run (or resume) one operation to its end; returns it in its final state."""
+        return self.run_claimed(self.claim(op_id))
+
+    def run_claimed(self, run: _Run) -> Operation:
+        try:
+            self._prepare(run)
+            self._scan(run)
+            self._load(run)
+            self._finalize(run)
+        except Stop as stop:
+            self._end_early(run, stop.state, stop.reason)
+        except (IsometryError, sqlite3.DatabaseError) as error:
+            self._end_early(run, State.FAILED, str(error))
+        return self.load(run.op.id)
+
+    def load(self, op_id: str) -> Operation:
+        with self.repo.db.snapshot() as conn:
+            return operations.load(conn, op_id)
+
+    def claim(self, op_id: str) -> _Run:
+        now = self.now()
+        with self.repo.db.transaction() as conn:
+            op = operations.load(conn, op_id)
+            shown = (
+                op.shown_state(now)
+                if process_alive(op.lease_owner)
+                else (State.INTERRUPTED if op.state is State.RUNNING else op.state)
+            )
+            recovering = None
+            if op.state is State.RUNNING and shown is State.INTERRUPTED:
+                move(conn, op.id, State.RUNNING, State.INTERRUPTED)
+                op.state = State.INTERRUPTED
+            if op.state is State.INTERRUPTED:
+                recovering = now
+            elif op.state not in (State.CREATED, State.QUEUED):
+                raise InvalidTransition(
+                    f"operation {op.id} is {shown}; only created, queued or interrupted "
+                    "operations can run"
+                )
+            move(conn, op.id, op.state, State.RUNNING)
+            stamp = self.stamp()
+            operations.update(
+                conn, op.id, lease_owner=self.owner, lease_until=self._lease(),
+                started_at=op.started_at or stamp, finished_at=None,
+            )  # fmt: skip
+            operations.log(
+                conn, op.id, stamp, "info", "resumed" if recovering else "started", owner=self.owner
+            )
+            op = operations.load(conn, op.id)
+        template = template_registry.get(op.template)
+        grants = Grants.from_json(op.grants)
+        with self.repo.db.snapshot() as conn:
+            grants = grants.merged(Grants.from_json(settings.get(conn, "grants") or {}))
+        return _Run(
+            op=op,
+            importers=[registry.load(name) for name in template.sources],
+            accessor=Accessor(grants, template.permissions),
+            options=Options(op.config.options),
+            recovering_since=recovering,
+        )
+
+    def _lease(self) -> str:
+        return _iso(self.now() + LEASE)
+
+    def _phase(self, run: _Run, phase: str, done: int | None = None) -> None:
+        run.op.phase = phase
+        if self.on_progress is not None:
+            self.on_progress(
+                Progress(
+                    run.op.id,
+                    phase,
+                    run.counts.get("read", 0) if done is None else done,
+                    run.total,
+                    dict(run.counts),
+                )
+            )
+
+    # -- preparing -------------------------------------------------------------------------
+
+    def _prepare(self, run: _Run) -> None:
+        op = run.op
+        self._phase(run, "preparing", 0)
+        template = template_registry.get(op.template)
+        missing = run.accessor.grants.missing(template.permissions)
+        if missing:
+            raise PermissionRefused(
+                f"template {op.template} needs the permission(s) {', '.join(missing)}; give "
+                + " ".join(f"--allow {p}=PATH" for p in missing)
+            )
+        for source in op.sources:
+            path = Path(source)
+            if not path.exists():
+                raise SourceUnreadable(f"{source}: no such file or folder")
+            run.accessor.check(path)
+        self._check_concurrency(run)
+        with self.repo.db.transaction() as conn:
+            checkpoint = _checkpoint(conn, op.id)
+            if checkpoint is not None:
+                run.head = int(checkpoint["branch_head"])
+                run.counts = {k: int(v) for k, v in checkpoint["counts"].items()}
+                run.batches = int(checkpoint["batches"])
+                run.start_head = int(op.result.get("start_head", run.head))
+                return
+            branch = self._set_up_branch(conn, op)
+            run.start_head = refs.branch_head(conn, branch)
+            op.branch = branch
+            op.result["start_head"] = run.start_head
+            operations.update(conn, op.id, branch=branch, phase="preparing", result=op.result)
+            commit = self.repo.apply(
+                branch, [], author=self.author, allow_empty=True,
+                message=f"{op.template}: operation {op.id} begins",
+                metadata={"operation": op.id, "template": op.template, "phase": "pre-execution",
+                          "config": op.config.to_json(), "sources": op.sources},
+            ).commit  # fmt: skip
+            run.head = commit.seq
+            run.counts = dict.fromkeys(COUNTERS, 0)
+            op.commits.append(commit.id)
+            operations.update(conn, op.id, commits=op.commits)
+            _write_checkpoint(conn, op.id, 0, None, run.counts, run.head, 0, self.stamp())
+            operations.log(
+                conn, op.id, self.stamp(), "info", "prepared", branch=branch, commit=commit.id
+            )
+
+    def _check_concurrency(self, run: _Run) -> None:
+        now = self.now()
+        with self.repo.db.snapshot() as conn:
+            limit = int(settings.get(conn, "max_concurrent") or 1)
+            running = [
+                op for op in operations.list_all(conn, (State.RUNNING,))
+                if op.id != run.op.id and op.shown_state(now) is State.RUNNING
+                and process_alive(op.lease_owner)
+            ]  # fmt: skip
+        if len(running) >= limit:
+            raise LimitExceeded(
+                f"{len(running)} operation(s) already running, the limit is {limit}; "
+                "queue this one with 'isometry ops queue' or raise the limit"
+            )
+
+    def _set_up_branch(self, conn: sqlite3.Connection, op: Operation) -> str:
+        config = op.config
+        if config.branch_strategy == "main":
+            return config.target
+        existing = config.branch_name
+        if existing is not None:
+            refs.branch_head(conn, existing)  # must exist
+            return existing
+        name = f"import/{op.id}"
+        self.repo.create_branch(name, config.target)
+        return name
+
+    # -- scanning --------------------------------------------------------------------------
+
+    def _scan(self, run: _Run) -> None:
+        op = run.op
+        self._phase(run, "scanning", 0)
+        known = op.result.get("sources")
+        if known:
+            # Resuming: the sources must be the ones the checkpoints point into.
+            run.files = recheck(known, run.accessor)
+        else:
+            run.files = expand(op.sources, op.config, run.importers, run.accessor, run.options)
+            with self.repo.db.transaction() as conn:
+                op.result["sources"] = [f.to_json() for f in run.files]
+                operations.update(conn, op.id, result=op.result, phase="scanning")
+        run.total = sum(f.records for f in run.files)
+        with self.repo.db.transaction() as conn:
+            operations.update(
+                conn, op.id, progress={"done": run.counts.get("read", 0), "total": run.total}
+            )
+
+    # -- extracting, transforming, validating, loading --------------------------------------
+
+    def _load(self, run: _Run) -> None:
+        with self.repo.db.snapshot() as conn:
+            checkpoint = _checkpoint(conn, run.op.id)
+        assert checkpoint is not None
+        start, cursor = int(checkpoint["source_index"]), checkpoint["cursor"]
+        size = run.op.config.batch_size
+        for index in range(start, len(run.files)):
+            source = run.files[index]
+            items = source.importer.read(
+                source.path, run.accessor, run.options, cursor if index == start else None
+            )
+            for chunk in _chunks(items, size):
+                self._batch(run, index, chunk)
+            if index + 1 < len(run.files):
+                with self.repo.db.transaction() as conn:
+                    _write_checkpoint(
+                        conn,
+                        run.op.id,
+                        index + 1,
+                        None,
+                        run.counts,
+                        run.head,
+                        run.batches,
+                        self.stamp(),
+                    )
+
+    def _batch(self, run: _Run, index: int, chunk: list[tuple[Item, JSON]]) -> None:
+        op, config = run.op, run.op.config
+        self._phase(run, "extracting")
+        importer = run.files[index].importer
+        seen = self._last_imported(run, importer, chunk) if config.deduplicate else {}
+        self._phase(run, "transforming")
+        batch = build(
+            [item for item, _ in chunk],
+            date_from=config.date_from,
+            date_to=config.date_to,
+            seen_hashes=seen,
+        )
+        self._phase(run, "validating")
+        cursor = chunk[-1][1]
+        context = lineage.Context(
+            op.id, op.template, importer.name, importer.name, importer.version
+        )
+        self._phase(run, "loading")
+        run.batches += 1
+        number = run.batches
+        assert op.branch is not None
+
+        def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
+            stamp = self.stamp()
+            counted = _count(batch, changes, run.counts)
+            if commit is not None:
+                lineage.write(conn, context, commit.seq, stamp, (
+                    (kind, key, "insert" if old is None else "delete" if new is None else "update",
+                     batch.origins.get((kind, key)))
+                    for (kind, key), old, new in changes
+                ))  # fmt: skip
+                op.commits.append(commit.id)
+                run.head = commit.seq
+            conn.executemany(
+                "INSERT INTO quarantine (op_id, locator, raw, reason, time) VALUES (?,?,?,?,?)",
+                quarantine_rows(op.id, batch.quarantined, stamp),
+            )
+            if config.sync_deletes:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, 0, ?)",
+                    ((op.id, key) for key in batch.seen),
+                )
+            run.counts = counted
+            _write_checkpoint(conn, op.id, index, cursor, counted, run.head, number, stamp)
+            rss = peak_rss_bytes()
+            operations.update(
+                conn, op.id, counts=counted, commits=op.commits, lease_until=self._lease(),
+                phase="loading", peak_rss=rss,
+                progress={"done": counted["read"], "total": run.total},
+            )  # fmt: skip
+            if run.recovering_since is not None:
+                seconds = (self.now() - run.recovering_since).total_seconds()
+                operations.update(conn, op.id, recovery_seconds=seconds)
+                run.recovering_since = None
+
+        self.repo.apply(
+            op.branch, batch.ops, author=self.author, expected_head=run.head,
+            message=f"{op.template}: batch {number} of operation {op.id}",
+            metadata={"operation": op.id, "batch": number}, on_commit=record,
+        )  # fmt: skip
+        self._phase(run, "loading")
+        self._between_batches(run)
+
+    def _last_imported(
+        self, run: _Run, importer: Importer, chunk: list[tuple[Item, JSON]]
+    ) -> dict[str, str]:
+        """For the chunk's records: the source hash each node was last imported from, when
+        that import is in this branch's history, by this transform version, and the node is
+        still there. Records whose source is unchanged are then skipped: a re-import writes
+        nothing and keeps the edits made since."""
+        keys: dict[str, str] = {}
+        for item, _ in chunk:
+            node = getattr(item, "node", None)
+            if (
+                node
+                and isinstance(node.get("source"), str)
+                and isinstance(node.get("source_id"), str)
+            ):
+                keys[node_id_for(node["source"], node["source_id"])] = ""
+        if not keys:
+            return {}
+        graph, conn = self.repo.graph, self.repo.conn
+        found: dict[str, tuple[int, str]] = {}
+        names = list(keys)
+        for start in range(0, len(names), 900):
+            part = names[start : start + 900]
+            for key, seq, source_hash in conn.execute(
+                "SELECT key, commit_seq, source_hash FROM lineage WHERE key IN"
+                f" ({','.join('?' * len(part))}) AND transform = ? AND transform_version = ?",
+                (*part, importer.name, importer.version),
+            ):
+                best = found.get(key)
+                if (best is None or seq > best[0]) and graph.is_ancestor(seq, run.head):
+                    found[key] = (seq, source_hash)
+        if not found:
+            return {}
+        present = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in found])
+        return {k: h for k, (_, h) in found.items() if present[(RowKind.NODE, k)] is not None}
+
+    def _between_batches(self, run: _Run) -> None:
+        with self.repo.db.snapshot() as conn:
+            cancel = conn.execute(
+                "SELECT cancel_requested FROM operations WHERE id = ?", (run.op.id,)
+            ).fetchone()[0]
+        if cancel:
+            raise Stop(State.CANCELLED, "cancelled")
+        config = run.op.config
+        limits = Limits(config.timeout_seconds, config.max_memory_mb, config.max_database_mb)
+        started = datetime.fromisoformat((run.op.started_at or self.stamp()).replace("Z", "+00:00"))
+        try:
+            limits.check(started=started, now=self.now(), database=Path(self.repo.db.path))
+        except LimitExceeded as error:
+            raise Stop(State.FAILED, str(error)) from None
+
+    # -- finalizing ------------------------------------------------------------------------
+
+    def _finalize(self, run: _Run) -> None:
+        from isometry.etl.finalize import finish
+
+        self._phase(run, "finalizing")
+        finish(self, run)
+
+    def _end_early(self, run: _Run, state: State, reason: str) -> None:
+        from isometry.etl.finalize import end_early
+
+        end_early(self, run, state, reason)
+
+
+def _chunks(items: Iterator[tuple[Item, JSON]], size: int) -> Iterator[list[tuple[Item, JSON]]]:
+    chunk: list[tuple[Item, JSON]] = []
+    for entry in items:
+        chunk.append(entry)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _count(batch: Batch, changes: list[Change], counts: Mapping[str, int]) -> dict[str, int]:
+    out = dict(counts)
+    nodes = [(old, new) for (kind, _), old, new in changes if kind is RowKind.NODE]
+    inserted = sum(1 for old, _ in nodes if old is None)
+    updated = sum(1 for old, new in nodes if old is not None and new is not None)
+    written_nodes = sum(1 for op in batch.ops if op.kind is RowKind.NODE)
+    out["read"] = out.get("read", 0) + batch.read
+    out["inserted"] = out.get("inserted", 0) + inserted
+    out["updated"] = out.get("updated", 0) + updated
+    out["unchanged"] = out.get("unchanged", 0) + batch.skipped + written_nodes - inserted - updated
+    out["quarantined"] = out.get("quarantined", 0) + len(batch.quarantined)
+    out["filtered"] = out.get("filtered", 0) + batch.filtered
+    return out
+
+
+def _checkpoint(conn: sqlite3.Connection, op_id: str) -> dict[str, JSON] | None:
+    row = conn.execute(
+        "SELECT source_index, cursor, counts, branch_head, batches FROM checkpoints"
+        " WHERE op_id = ?",
+        (op_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    index, cursor, counts, head, batches = row
+    return {
+        "source_index": index,
+        "cursor": orjson.loads(cursor) if cursor is not None else None,
+        "counts": orjson.loads(counts),
+        "branch_head": head,
+        "batches": batches,
+    }
+
+
+def _write_checkpoint(
+    conn: sqlite3.Connection,
+    op_id: str,
+    index: int,
+    cursor: JSON,
+    counts: Mapping[str, int],
+    head: int,
+    batches: int,
+    stamp: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO checkpoints (op_id, source_index, cursor, counts, branch_head, batches,"
+        " written_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (op_id) DO UPDATE SET"
+        " source_index = excluded.source_index, cursor = excluded.cursor,"
+        " counts = excluded.counts, branch_head = excluded.branch_head,"
+        " batches = excluded.batches, written_at = excluded.written_at",
+        (op_id, index, None if cursor is None else orjson.dumps(cursor).decode(),
+         orjson.dumps(dict(counts)).decode(), head, batches, stamp),
+    )  # fmt: skip
+
+
+def _iso(moment: datetime) -> str:
+    return stamp(moment)

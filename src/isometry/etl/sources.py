@@ -1,0 +1,114 @@
+"""The files an operation reads: folders expanded, each file given to its importer, scanned.
+
+Resuming checks that every file is still the one the checkpoints point into.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from isometry.errors import SourceUnreadable
+from isometry.etl.access import Accessor
+from isometry.etl.config import OperationConfig
+from isometry.model import JSON
+from isometry.sources import registry
+from isometry.sources.base import Importer, Options
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    importer: Importer
+    records: int
+    size: int
+    fingerprint: str
+    mtime_ns: int
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "path": str(self.path),
+            "importer": self.importer.name,
+            "records": self.records,
+            "size": self.size,
+            "fingerprint": self.fingerprint,
+            "mtime_ns": self.mtime_ns,
+        }
+
+
+def _wanted(relative: str, config: OperationConfig) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+
+    def hit(patterns: Iterable[str]) -> bool:
+        return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+    return (not config.include or hit(config.include)) and not hit(config.exclude)
+
+
+def _files(root: Path, config: OperationConfig, accessor: Accessor) -> list[Path]:
+    """Every file under ``root``, sorted, hidden ones skipped, filtered by include/exclude."""
+    found: list[Path] = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in relative.split("/")):
+            continue
+        if path.is_file() and _wanted(relative, config):
+            accessor.check(path)
+            found.append(path)
+    return found
+
+
+def _importer_for(path: Path, importers: Sequence[Importer]) -> Importer | None:
+    return next((imp for imp in importers if imp.accepts(path)), None)
+
+
+def expand(
+    sources: Sequence[str],
+    config: OperationConfig,
+    importers: Sequence[Importer],
+    accessor: Accessor,
+    options: Options,
+) -> list[SourceFile]:
+    out: list[SourceFile] = []
+    for source in sources:
+        root = Path(source)
+        if root.is_dir():
+            candidates = [(p, _importer_for(p, importers)) for p in _files(root, config, accessor)]
+            chosen = [(p, imp) for p, imp in candidates if imp is not None]
+        else:
+            imp = _importer_for(root, importers)
+            if imp is None:
+                names = ", ".join(i.name for i in importers)
+                raise SourceUnreadable(f"{source}: not a file the {names} importer reads")
+            chosen = [(root, imp)]
+        for path, importer in chosen:
+            resolved = accessor.check(path)
+            scan = importer.scan(resolved, accessor, options)
+            out.append(
+                SourceFile(resolved, importer, scan.records, scan.size, scan.fingerprint,
+                           resolved.stat().st_mtime_ns)
+            )  # fmt: skip
+    return out
+
+
+def recheck(known: Sequence[Mapping[str, JSON]], accessor: Accessor) -> list[SourceFile]:
+    out: list[SourceFile] = []
+    for entry in known:
+        path = Path(str(entry["path"]))
+        resolved = accessor.check(path)
+        try:
+            stat = resolved.stat()
+        except OSError as error:
+            raise SourceUnreadable(f"{path}: cannot resume: {error.strerror or error}") from None
+        if stat.st_size != entry["size"] or stat.st_mtime_ns != entry["mtime_ns"]:
+            raise SourceUnreadable(
+                f"{path} changed since the operation started; resuming would mix two versions "
+                "of it: cancel this operation and import again"
+            )
+        out.append(
+            SourceFile(resolved, registry.load(str(entry["importer"])), int(entry["records"]),
+                       int(entry["size"]), str(entry["fingerprint"]), int(entry["mtime_ns"]))
+        )  # fmt: skip
+    return out
