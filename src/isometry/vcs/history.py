@@ -9,7 +9,7 @@ with the changes on that path, never with the size of the database.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from isometry.model import RowKind
@@ -85,3 +85,23 @@ def path_delta(conn: sqlite3.Connection, graph: CommitGraph, a: int, b: int) -> 
         if k not in up and at_top != at_b:
             delta[k] = Step(at_top, at_b, seq)
     return delta
+
+
+def descent(
+    conn: sqlite3.Connection, graph: CommitGraph, ancestor: int, seq: int, size: int = 5_000
+) -> Iterator[list[tuple[Key, bytes | None]]]:
+    """The value at ``seq`` of every row changed since ``ancestor`` (on its first-parent
+    chain), in chunks: what moving a branch forward needs, without the whole delta in memory.
+    """
+    chain = graph.fp_chain(seq, ancestor)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS descent_chain (seq INTEGER PRIMARY KEY)")
+    conn.execute("DELETE FROM descent_chain")
+    conn.executemany("INSERT INTO descent_chain (seq) VALUES (?)", ((s,) for s in chain))
+    # SQLite returns the bare columns of the row that holds MAX(): the last change of each row.
+    cursor = conn.execute(
+        "SELECT kind, key, new, MAX(commit_seq) FROM changes"
+        " WHERE commit_seq IN (SELECT seq FROM descent_chain) GROUP BY kind, key"
+    )
+    while rows := cursor.fetchmany(size):
+        yield [((RowKind(kind), key), new) for kind, key, new, _ in rows]
+    conn.execute("DELETE FROM descent_chain")

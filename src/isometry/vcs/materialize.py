@@ -161,13 +161,18 @@ def apply_to_main(
     conn: sqlite3.Connection,
     delta: Mapping[Key, bytes | None],
     known: Mapping[bytes, Mapping[str, JSON]] | None = None,
-) -> None:
+    *,
+    compact: bool = True,
+) -> int:
     """Write the new value (hash, or None for removed) of every changed key into main's tables.
 
-    ``known`` holds rows the caller already has decoded, so they are not read back.
+    ``known`` holds rows the caller already has decoded, so they are not read back. Returns
+    how many nodes were (re)indexed; with ``compact=False`` the caller decides on the index
+    compaction after its last chunk.
     """
     known = known or {}
     rows = {**fetch_rows(conn, (h for h in delta.values() if h not in known)), **known}
+    indexed = 0
     for kind in RowKind:
         changed = {
             key: rows[digest] if digest is not None else None
@@ -179,7 +184,10 @@ def apply_to_main(
         plan = _plan(kind, changed, _current(conn, _table(kind), sorted(changed)))
         _execute(conn, kind, plan)
         if kind is RowKind.NODE:
-            _compact_fts_after_bulk(conn, len(plan.reindex))
+            indexed = len(plan.reindex)
+            if compact:
+                compact_fts_after_bulk(conn, indexed)
+    return indexed
 
 
 # A bulk change leaves one large index segment; merged later with the small segments of
@@ -188,7 +196,7 @@ def apply_to_main(
 BULK_CHANGES = 5_000
 
 
-def _compact_fts_after_bulk(conn: sqlite3.Connection, changed: int) -> None:
+def compact_fts_after_bulk(conn: sqlite3.Connection, changed: int) -> None:
     if changed < BULK_CHANGES:
         return
     total = conn.execute("SELECT COUNT(*) FROM nodes").fetchone()[0]

@@ -22,8 +22,8 @@ from isometry.store.migrations import check_not_newer, migrate
 from isometry.vcs import refs
 from isometry.vcs.commits import Change, Commit, load_commit, prepare, write_commit
 from isometry.vcs.graph import CommitGraph
-from isometry.vcs.history import lookup, path_delta
-from isometry.vcs.materialize import MAIN, from_columns
+from isometry.vcs.history import descent, lookup, path_delta
+from isometry.vcs.materialize import MAIN, apply_to_main, compact_fts_after_bulk, from_columns
 from isometry.vcs.ops import Delete, Op, Patch, Upsert, validate
 from isometry.vcs.rows import Key, fetch_rows
 
@@ -253,12 +253,20 @@ class Repository:
 
     def move_branch(self, branch: str, old: int, new: int) -> None:
         """Compare-and-swap ``branch`` from ``old`` to ``new`` (inside a write transaction)."""
-        from isometry.vcs.materialize import apply_to_main
-
         refs.set_if_equals(self.conn, branch, old, new)
-        if branch == MAIN:
+        if branch != MAIN:
+            return
+        indexed = 0
+        if self.graph.is_fp_ancestor(old, new):
+            # Forward (a fast-forward, an import's branch): stream, never the whole delta.
+            for chunk in descent(self.conn, self.graph, old, new):
+                indexed += apply_to_main(self.conn, dict(chunk), compact=False)
+        else:
             delta = path_delta(self.conn, self.graph, old, new)
-            apply_to_main(self.conn, {k: step.after for k, step in delta.items()})
+            indexed = apply_to_main(
+                self.conn, {k: step.after for k, step in delta.items()}, compact=False
+            )
+        compact_fts_after_bulk(self.conn, indexed)
 
     # -- reading ---------------------------------------------------------------------------
 
