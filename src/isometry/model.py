@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from enum import IntEnum
@@ -37,9 +38,17 @@ class RowKind(IntEnum):
     EDGE = 1
 
 
+_NAMESPACE_BYTES = ID_NAMESPACE.bytes
+
+
 def node_id_for(source: str, source_id: str) -> NodeId:
-    """The id every machine gives the record ``source_id`` of ``source``."""
-    return NodeId(str(uuid.uuid5(ID_NAMESPACE, f"{source}:{source_id}")))
+    """The id every machine gives the record ``source_id`` of ``source``: the UUIDv5 of
+    ``source:source_id`` (RFC 4122, computed directly: ``uuid.uuid5`` is 5x slower)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{source}:{source_id}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest[:16].hex()
+    return NodeId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
 
 
 def edge_id_for(edge_type: str, source_id: str, target_id: str, label: str | None) -> EdgeId:
@@ -49,8 +58,21 @@ def edge_id_for(edge_type: str, source_id: str, target_id: str, label: str | Non
     )
 
 
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+
+
 def utc_timestamp(value: object, name: str = "time") -> str:
     """Normalise a time to UTC ISO-8601 with a ``Z``; naive times are taken as UTC."""
+    if (
+        isinstance(value, str)
+        and _CANONICAL_TIME.fullmatch(value)
+        and not value.endswith(".000000Z")
+    ):
+        try:
+            datetime.fromisoformat(value[:-1])  # still a real date: 2024-02-30 is refused
+        except ValueError:
+            raise ModelError(f"{name}: {value!r} is not a valid date or time") from None
+        return value
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, date):
@@ -233,27 +255,41 @@ def _unknown(data: Mapping[str, object], known: tuple[str, ...], what: str) -> N
         )
 
 
+def _latitude(value: object, name: str) -> float:
+    return _number(value, name, -90.0, 90.0)
+
+
+def _longitude(value: object, name: str) -> float:
+    return _number(value, name, -180.0, 180.0)
+
+
+def _tags_field(value: object, name: str) -> tuple[str, ...]:
+    return _tags(value)
+
+
+# One checker per field, looked up by the fields a record has (records have few of them).
+_NODE_CHECKS: dict[str, Callable[[object, str], Any]] = {
+    **dict.fromkeys(TEXT_FIELDS, _text),
+    **dict.fromkeys(TIME_FIELDS, utc_timestamp),
+    **dict.fromkeys(INTEGER_FIELDS, _integer),
+    "latitude": _latitude,
+    "longitude": _longitude,
+    "tags": _tags_field,
+    "properties": _properties,
+}
+
+
 def normalize_node(data: Mapping[str, object]) -> dict[str, Any]:
     """Check every field of a node and return the normalised keyword arguments for ``Node``."""
-    _unknown(data, NODE_FIELDS, "node")
     out: dict[str, Any] = {}
-    for name in TEXT_FIELDS:
-        if data.get(name) is not None:
-            out[name] = _text(data[name], name)
-    for name in TIME_FIELDS:
-        if data.get(name) is not None:
-            out[name] = utc_timestamp(data[name], name)
-    for name in INTEGER_FIELDS:
-        if data.get(name) is not None:
-            out[name] = _integer(data[name], name)
-    if data.get("latitude") is not None:
-        out["latitude"] = _number(data["latitude"], "latitude", -90.0, 90.0)
-    if data.get("longitude") is not None:
-        out["longitude"] = _number(data["longitude"], "longitude", -180.0, 180.0)
-    if data.get("tags") is not None:
-        out["tags"] = _tags(data["tags"])
-    if data.get("properties") is not None:
-        out["properties"] = _properties(data["properties"])
+    for name, value in data.items():
+        if name == "id":
+            continue
+        check = _NODE_CHECKS.get(name)
+        if check is None:
+            _unknown(data, NODE_FIELDS, "node")
+        elif value is not None:
+            out[name] = check(value, name)
     if not out.get("node_type", "note"):
         raise ModelError("node_type: must not be empty")
     source, source_id = out.get("source"), out.get("source_id")

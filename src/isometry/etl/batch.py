@@ -42,6 +42,19 @@ class Batch:
     def node_keys(self) -> list[str]:
         return [key for (kind, key) in self.origins if kind is RowKind.NODE]
 
+    def skip_unchanged(self, last_imported: Mapping[str, str]) -> None:
+        """Drop the records whose source hash is the one their node was last imported from
+        (with their edges): they are counted, not written."""
+        unchanged = {
+            key for (kind, key), digest in self.hashes.items()
+            if kind is RowKind.NODE and last_imported.get(key) == digest
+        }  # fmt: skip
+        if not unchanged:
+            return
+        origins = {self.origins[(RowKind.NODE, key)] for key in unchanged}
+        self.ops = [op for op in self.ops if self.origins.get((op.kind, op.key)) not in origins]
+        self.skipped += len(unchanged)
+
 
 def _origin(draft: Draft) -> Origin:
     loc = draft.locator
@@ -63,10 +76,8 @@ def build(
     *,
     date_from: str | None,
     date_to: str | None,
-    seen_hashes: Mapping[str, str],
 ) -> Batch:
-    """Validate each item; ``seen_hashes`` maps node ids to the source hash they were last
-    imported from (deduplication): such records are skipped before they are transformed."""
+    """Transform and validate each item."""
     batch = Batch()
     for item in items:
         batch.read += 1
@@ -84,9 +95,6 @@ def build(
             continue
         key = (RowKind.NODE, str(row["id"]))
         batch.seen.append(key[1])
-        if seen_hashes.get(key[1]) == item.source_hash:
-            batch.skipped += 1
-            continue
         origin = _origin(item)
         batch.ops.append(Upsert(RowKind.NODE, row))
         batch.origins[key] = origin

@@ -37,7 +37,7 @@ from isometry.etl.operations import COUNTERS, LEASE, Operation
 from isometry.etl.sources import SourceFile, expand, recheck
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
-from isometry.model import JSON, RowKind, node_id_for
+from isometry.model import JSON, RowKind
 from isometry.sources import registry
 from isometry.sources.base import Importer, Item, Options
 from isometry.vcs import refs
@@ -340,15 +340,13 @@ class Executor:
         op, config = run.op, run.op.config
         self._phase(run, "extracting")
         importer = run.files[index].importer
-        seen = self._last_imported(run, importer, chunk) if config.deduplicate else {}
         self._phase(run, "transforming")
         batch = build(
-            [item for item, _ in chunk],
-            date_from=config.date_from,
-            date_to=config.date_to,
-            seen_hashes=seen,
+            [item for item, _ in chunk], date_from=config.date_from, date_to=config.date_to
         )
         self._phase(run, "validating")
+        if config.deduplicate:
+            batch.skip_unchanged(self._last_imported(run, importer, batch.node_keys))
         cursor = chunk[-1][1]
         context = lineage.Context(
             op.id, op.template, importer.name, importer.name, importer.version
@@ -399,27 +397,16 @@ class Executor:
         self._phase(run, "loading")
         self._between_batches(run)
 
-    def _last_imported(
-        self, run: _Run, importer: Importer, chunk: list[tuple[Item, JSON]]
-    ) -> dict[str, str]:
-        """For the chunk's records: the source hash each node was last imported from, when
-        that import is in this branch's history, by this transform version, and the node is
-        still there. Records whose source is unchanged are then skipped: a re-import writes
-        nothing and keeps the edits made since."""
-        keys: dict[str, str] = {}
-        for item, _ in chunk:
-            node = getattr(item, "node", None)
-            if (
-                node
-                and isinstance(node.get("source"), str)
-                and isinstance(node.get("source_id"), str)
-            ):
-                keys[node_id_for(node["source"], node["source_id"])] = ""
+    def _last_imported(self, run: _Run, importer: Importer, keys: list[str]) -> dict[str, str]:
+        """For these nodes: the source hash each was last imported from, when that import is
+        in this branch's history, by this transform version, and the node is still there.
+        Records whose source is unchanged are then skipped: a re-import writes nothing and
+        keeps the edits made since."""
         if not keys:
             return {}
         graph, conn = self.repo.graph, self.repo.conn
         found: dict[str, tuple[int, str]] = {}
-        names = list(keys)
+        names = keys
         for start in range(0, len(names), 900):
             part = names[start : start + 900]
             for key, seq, source_hash in conn.execute(

@@ -11,7 +11,6 @@ from isometry.errors import StoreError
 
 # A writer waits this long for another process's write transaction before giving up.
 BUSY_TIMEOUT_MS = 30_000
-MMAP_BYTES = 1 << 32
 
 
 class Database:
@@ -29,8 +28,6 @@ class Database:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = OFF")
-            # Reads of a large database go through the OS page cache without a copy per page.
-            self.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: cannot open the database: {error}") from None
         self._depth = 0
