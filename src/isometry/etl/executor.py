@@ -9,10 +9,7 @@ run that was never interrupted.
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +29,7 @@ from isometry.etl import operations, settings
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.batch import Batch, build, quarantine_rows
+from isometry.etl.heartbeat import Heartbeat
 from isometry.etl.limits import Limits, peak_rss_bytes
 from isometry.etl.operations import COUNTERS, LEASE, Operation
 from isometry.etl.sources import SourceFile, expand, recheck
@@ -77,25 +75,8 @@ class Stop(Exception):
         self.reason = reason
 
 
-def default_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def process_alive(owner: str | None) -> bool:
-    """Whether the process named in a lease could still be running (unknown hosts: yes)."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return True
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+# The name a lease owner gets (this machine, this process, a token).
+default_owner = operations.owner_name
 
 
 @dataclass
@@ -126,7 +107,7 @@ class Executor:
     ) -> None:
         self.repo = repo
         self.author = author
-        self.owner = owner or default_owner()
+        self.owner = owner or operations.owner_name()
         self.on_progress = on_progress
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -142,15 +123,16 @@ class Executor:
         return self.run_claimed(self.claim(op_id))
 
     def run_claimed(self, run: _Run) -> Operation:
-        try:
-            self._prepare(run)
-            self._scan(run)
-            self._load(run)
-            self._finalize(run)
-        except Stop as stop:
-            self._end_early(run, stop.state, stop.reason)
-        except (IsometryError, sqlite3.DatabaseError) as error:
-            self._end_early(run, State.FAILED, str(error))
+        with Heartbeat(self.repo.db.path, run.op.id, self.owner, self.repo.clock):
+            try:
+                self._prepare(run)
+                self._scan(run)
+                self._load(run)
+                self._finalize(run)
+            except Stop as stop:
+                self._end_early(run, stop.state, stop.reason)
+            except (IsometryError, sqlite3.DatabaseError) as error:
+                self._end_early(run, State.FAILED, str(error))
         return self.load(run.op.id)
 
     def load(self, op_id: str) -> Operation:
@@ -158,14 +140,20 @@ class Executor:
             return operations.load(conn, op_id)
 
     def claim(self, op_id: str) -> _Run:
+        """Take an operation to run: created or queued ones start, interrupted ones resume."""
         now = self.now()
+        with self.repo.db.snapshot() as conn:
+            found = operations.load(conn, op_id)
+            grants = Grants.from_json(found.grants).merged(
+                Grants.from_json(settings.get(conn, "grants") or {})
+            )
+        # Before the operation is marked running: a template or importer that is gone fails
+        # here, leaving the operation as it was.
+        template = template_registry.get(found.template)
+        importers = [registry.load(name) for name in template.sources]
         with self.repo.db.transaction() as conn:
             op = operations.load(conn, op_id)
-            shown = (
-                op.shown_state(now)
-                if process_alive(op.lease_owner)
-                else (State.INTERRUPTED if op.state is State.RUNNING else op.state)
-            )
+            shown = op.shown_state(now)
             recovering = None
             if op.state is State.RUNNING and shown is State.INTERRUPTED:
                 move(conn, op.id, State.RUNNING, State.INTERRUPTED)
@@ -187,13 +175,9 @@ class Executor:
                 conn, op.id, stamp, "info", "resumed" if recovering else "started", owner=self.owner
             )
             op = operations.load(conn, op.id)
-        template = template_registry.get(op.template)
-        grants = Grants.from_json(op.grants)
-        with self.repo.db.snapshot() as conn:
-            grants = grants.merged(Grants.from_json(settings.get(conn, "grants") or {}))
         return _Run(
             op=op,
-            importers=[registry.load(name) for name in template.sources],
+            importers=importers,
             accessor=Accessor(grants, template.permissions),
             options=Options(op.config.options),
             recovering_since=recovering,
@@ -268,7 +252,6 @@ class Executor:
             running = [
                 op for op in operations.list_all(conn, (State.RUNNING,))
                 if op.id != run.op.id and op.shown_state(now) is State.RUNNING
-                and process_alive(op.lease_owner)
             ]  # fmt: skip
         if len(running) >= limit:
             raise LimitExceeded(

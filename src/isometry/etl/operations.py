@@ -6,6 +6,8 @@ lost its process and is shown as interrupted, never as running forever.
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Mapping
@@ -59,10 +61,15 @@ class Operation:
     finished_at: str | None = None
 
     def shown_state(self, now: datetime) -> State:
-        """The state as a user should see it: a running one whose lease ran out is interrupted."""
-        if self.state is State.RUNNING and not lease_alive(self.lease_until, now):
-            return State.INTERRUPTED
-        return self.state
+        """The state as a user should see it: a running one whose process is gone is
+        interrupted. On this machine the process id in the lease tells at once; for an owner
+        on another machine, the lease running out does."""
+        if self.state is not State.RUNNING:
+            return self.state
+        local = owner_process_alive(self.lease_owner)
+        if local is None:
+            local = lease_alive(self.lease_until, now)
+        return State.RUNNING if local else State.INTERRUPTED
 
     def fraction(self) -> float:
         """Overall progress 0..1: records handled out of the records scanning found."""
@@ -96,6 +103,28 @@ class Operation:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
         }
+
+
+def owner_name() -> str:
+    """A lease owner: this machine, this process, and a token for this executor."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_process_alive(owner: str | None) -> bool | None:
+    """Whether the process named in a lease runs; None when it is on another machine."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def lease_alive(until: str | None, now: datetime) -> bool:
