@@ -1,0 +1,321 @@
+"""The ``json`` importer: JSON Lines, and JSON documents holding an array of records.
+
+Layouts:
+- JSON Lines (``.jsonl``, ``.ndjson``, and a ``.json`` whose first line is a whole object):
+  one record per line, blank lines skipped, read line by line. Cursor
+  ``{"offset": byte offset after the record, "line": its line number}``: resume seeks there.
+- A JSON document: an array of records, or an object holding one under ``data``, ``items``,
+  ``records`` or ``cards`` (any case); a lone object is one record. Streamed with ijson, never
+  held whole. Cursor ``{"index": records read}``: resume streams again and skips that many.
+  ijson gives no byte positions, so a record's ``raw`` is its value written again as JSON.
+
+The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
+``01/05/2024`` as 1 May. A line that is not JSON, or a record that is not an object, is
+``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
+records. A file that is not JSON at all raises ``SourceUnreadable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO, ClassVar, Literal, Protocol
+
+import ijson
+
+from isometry.errors import SourceUnreadable
+from isometry.model import JSON
+from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.records import (
+    Origin,
+    cursor_position,
+    open_source,
+    row_key,
+    sha256_hex,
+)
+
+Layout = Literal["lines", "document"]
+
+WRAPPERS = frozenset({"data", "items", "records", "cards"})
+LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+SUFFIXES = LINE_SUFFIXES | {".json"}
+BOM = b"\xef\xbb\xbf"
+_WHITESPACE = b" \t\r\n"
+# How much of a file is looked at to tell its layout; a first line longer than this is taken
+# to be (part of) a document.
+_PEEK = 1 << 18
+_CHUNK = 1 << 16
+
+
+class JsonImporter:
+    """Reads JSON Lines and JSON documents of records (see the module docstring)."""
+
+    name: ClassVar[str] = "json"
+    version: ClassVar[str] = "1"
+    permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+
+    def accepts(self, path: Path) -> bool:
+        return path.suffix.lower() in SUFFIXES
+
+    def scan(self, path: Path, opener: Opener, options: Options) -> Scan:
+        with open_source(path, opener) as stream:
+            layout = _layout(path, stream, options)
+            hashing = _HashingReader(stream)
+            if layout == "lines":
+                stream.seek(0)
+                records = sum(1 for _ in _lines(hashing, 0, 0))
+            else:
+                prefix = _records_prefix(path, stream)
+                stream.seek(0)
+                hashing.read(_bom_length(stream))
+                records = sum(1 for _ in _document(path, hashing, prefix))
+            hashing.drain()
+        return Scan(records=records, size=hashing.size, fingerprint=hashing.hexdigest())
+
+    def read(
+        self, path: Path, opener: Opener, options: Options, cursor: JSON
+    ) -> Iterator[tuple[Item, JSON]]:
+        origin = Origin.of(self.name, path, options)
+        with open_source(path, opener) as stream:
+            if _layout(path, stream, options) == "lines":
+                offset, line = cursor_position(cursor, ("offset", "line"), path)
+                stream.seek(offset)
+                for start, end, number, body in _lines(stream, offset, line):
+                    yield _line_item(origin, start, number, body), {"offset": end, "line": number}
+            else:
+                (skip,) = cursor_position(cursor, ("index",), path)
+                prefix = _records_prefix(path, stream)
+                for index, value in _document(path, stream, prefix):
+                    if index >= skip:
+                        yield _document_item(origin, index, value), {"index": index + 1}
+
+
+# -- layout --------------------------------------------------------------------------------
+
+
+def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
+    """Tell JSON Lines from a document by the suffix, else by a look at the first line."""
+    chosen = options.get("layout")
+    if chosen in ("lines", "document"):
+        return "lines" if chosen == "lines" else "document"
+    peek = stream.read(_PEEK)
+    text = peek.removeprefix(BOM).lstrip(_WHITESPACE)
+    if path.suffix.lower() in LINE_SUFFIXES:
+        if text and not _looks_like_json(text):
+            raise SourceUnreadable(f"{path} is not JSON Lines: its first line is not JSON")
+        return "lines"
+    if not text:
+        return "lines"  # empty: no records either way
+    if not text.startswith(b"{"):
+        return "document"
+    first, newline, rest = text.partition(b"\n")
+    if not newline and len(peek) == _PEEK:
+        return "document"  # a first line too long to look at: only a document does that
+    try:
+        value = json.loads(first)
+    except (ValueError, RecursionError):
+        return "document"  # an object spread over several lines
+    wrapped = isinstance(value, dict) and any(
+        isinstance(v, list) and str(k).lower() in WRAPPERS for k, v in value.items()
+    )
+    alone = not rest.strip(_WHITESPACE) and len(peek) < _PEEK
+    return "document" if wrapped and alone else "lines"
+
+
+def _looks_like_json(text: bytes) -> bool:
+    """Whether a file's first line could be JSON Lines (a broken record is still one)."""
+    if text.startswith((b"{", b"[")):
+        return True
+    try:
+        json.loads(text.partition(b"\n")[0])
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+# -- JSON Lines ----------------------------------------------------------------------------
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+
+def _lines(stream: _Readable, offset: int, line: int) -> Iterator[tuple[int, int, int, bytes]]:
+    """(start, end, line number, bytes without terminator) of each non-blank line, where
+    ``start`` and ``end`` are byte offsets and ``end`` is past the terminator."""
+    for raw in stream:
+        start, offset, line = offset, offset + len(raw), line + 1
+        body = raw.removesuffix(b"\n").removesuffix(b"\r")
+        if start == 0 and body.startswith(BOM):
+            start, body = len(BOM), body[len(BOM) :]
+        if body.strip(_WHITESPACE):
+            yield start, offset, line, body
+
+
+def _line_item(origin: Origin, start: int, number: int, body: bytes) -> Item:
+    locator = Locator(origin.file, str(number), number, start, len(body))
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Rejected(locator, body.decode("utf-8", "replace"), f"line {number}: {error}")
+    try:
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError) as error:
+        return Rejected(locator, text, f"line {number} is not valid JSON: {error}")
+    if not isinstance(value, dict):
+        return Rejected(locator, text, f"line {number} is {_kind(value)}, not an object")
+    key = row_key(value, number)
+    return Draft(
+        node=origin.node(value, key),
+        locator=Locator(origin.file, key, number, start, len(body)),
+        source_hash=sha256_hex(body),
+        raw=text,
+    )
+
+
+def _no_constant(name: str) -> JSON:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+# -- documents -----------------------------------------------------------------------------
+
+
+def _bom_length(stream: BinaryIO) -> int:
+    """Length of the byte order mark the file starts with (ijson reads none); seeks to 0."""
+    stream.seek(0)
+    start = len(BOM) if stream.read(len(BOM)) == BOM else 0
+    stream.seek(0)
+    return start
+
+
+def _records_prefix(path: Path, stream: BinaryIO) -> str:
+    """The ijson prefix of a document's records: ``item`` of a top-level array, ``KEY.item``
+    of a wrapper key, or ``""`` for a document that is one value. Leaves the stream at the
+    document's start (after any byte order mark)."""
+    start = _bom_length(stream)
+    stream.seek(start)
+    events = ijson.parse(stream)
+    try:
+        _, event, _ = next(events)
+        if event == "start_array":
+            return "item"
+        if event == "start_map":
+            for prefix, event, value in events:
+                if prefix == "" and event == "map_key" and str(value).lower() in WRAPPERS:
+                    _, inner, _ = next(events)
+                    if inner == "start_array":
+                        return f"{value}.item"
+    except (ijson.JSONError, StopIteration) as error:
+        raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
+    finally:
+        stream.seek(start)
+    return ""
+
+
+def _document(path: Path, stream: _Readable, prefix: str) -> Iterator[tuple[int, JSON]]:
+    """(index, value) of each record of a JSON document, streamed.
+
+    A document that breaks off after some records yields a ``_Broken`` marker as its last
+    value, so the records before it are kept; one that is not JSON at all raises.
+    """
+    index = 0
+    try:
+        for value in ijson.items(stream, prefix):
+            yield index, _plain(value)
+            index += 1
+    except ijson.JSONError as error:
+        if index == 0:
+            raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
+        yield index, _Broken(_reason(error))
+
+
+class _Broken:
+    """Stands for the rest of a document that stopped being JSON."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _document_item(origin: Origin, index: int, value: JSON) -> Item:
+    number = index + 1
+    if isinstance(value, _Broken):
+        locator = Locator(origin.file, str(number))
+        return Rejected(locator, "", f"the document breaks off after item {index}: {value.reason}")
+    raw = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, dict):
+        locator = Locator(origin.file, str(number))
+        return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
+    key = row_key(value, number)
+    return Draft(
+        node=origin.node(value, key),
+        locator=Locator(origin.file, key),
+        source_hash=sha256_hex(raw.encode("utf-8")),
+        raw=raw,
+    )
+
+
+def _plain(value: JSON) -> JSON:
+    """ijson gives non-integers as ``Decimal``; records carry floats, as ``json`` gives."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else "the document ends before it begins"
+
+
+def _kind(value: JSON) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+class _HashingReader:
+    """A binary stream that hashes and counts what is read through it (one pass for scan)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._stream.readline(size)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()

@@ -1,0 +1,305 @@
+"""What the record importers (``json``, ``csv``) share: turning a flat record into node fields,
+a record's identity, and opening a source file through the ``Opener``.
+
+A record is a mapping of field names to JSON values. Field names are matched to node fields by
+synonym, case-insensitively, after trimming (``"Due Date"`` and ``due_date`` are the same name).
+The first column that matches a node field and holds a value wins; every other field, matching
+or not, goes into ``properties`` under its original name, so nothing a source says is dropped.
+A value the mapping cannot make sense of (a date it cannot parse, a priority that is not a
+number) is passed on as it is, so validation quarantines the record instead of losing the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+from dateutil import parser as date_parser  # type: ignore[import-untyped]
+
+from isometry.errors import IsometryError, ModelError, SourceError, SourceUnreadable
+from isometry.model import JSON, utc_timestamp
+from isometry.sources.base import Opener, Options
+
+NODE_TYPES = frozenset(
+    {"note", "task", "event", "person", "bookmark", "article", "document", "spreadsheet"}
+)
+
+# Node field <- source field names (normalised: lower case, runs of spaces and dashes as "_").
+SYNONYMS: Mapping[str, tuple[str, ...]] = {
+    "name": ("title", "name", "subject", "heading"),
+    "content": ("content", "body", "text", "notes", "description"),
+    "summary": ("summary", "abstract", "excerpt"),
+    "created_at": ("created", "created_at", "date", "creation_date", "date_created"),
+    "modified_at": ("modified", "modified_at", "updated", "updated_at", "last_modified"),
+    "due_at": ("due", "due_at", "due_date"),
+    "tags": ("tags", "labels", "keywords"),
+    "folder": ("folder", "category", "notebook", "list"),
+    "node_type": ("type", "node_type", "kind"),
+    "status": ("status",),
+    "priority": ("priority",),
+    "source_url": ("url", "link", "source_url", "href"),
+    "latitude": ("latitude", "lat"),
+    "longitude": ("longitude", "lng", "lon"),
+}
+FIELD_OF: Mapping[str, str] = {
+    synonym: field for field, synonyms in SYNONYMS.items() for synonym in synonyms
+}
+ID_NAMES = ("id", "uuid", "key")
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+_TAG_SEPARATORS = re.compile(r"[;,]")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Epoch numbers at least this large are milliseconds: as seconds they would be past year 5000.
+_MILLISECONDS_FROM = 100_000_000_000
+# dateutil fills what a text leaves out from a default; year 1 shows that no year was given.
+_NO_YEAR = datetime(1, 1, 1)
+
+
+@lru_cache(maxsize=4096)  # the same few names come again in every record
+def normal_name(name: str) -> str:
+    """A field name as it is matched: trimmed, lower case, spaces and dashes as ``_``."""
+    return _SEPARATORS.sub("_", name.strip().lower())
+
+
+def is_blank(value: JSON) -> bool:
+    """No value at all: JSON null, or text that is empty or only whitespace (an empty CSV cell)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def map_record(
+    fields: Mapping[str, JSON], *, source: str, source_id: str, dayfirst: bool = False
+) -> dict[str, JSON]:
+    """The node fields for one source record (not yet validated; see the module docstring).
+
+    ``dayfirst`` reads ``01/05/2024`` as 1 May (the source's option; month first otherwise).
+    """
+    node: dict[str, JSON] = {"source": source, "source_id": source_id, "node_type": "note"}
+    properties: dict[str, JSON] = {}
+    taken: set[str] = set()
+    for name, value in fields.items():
+        if is_blank(value):
+            continue
+        field = FIELD_OF.get(normal_name(name))
+        if field is None or field in taken:
+            converted = _NOT_MAPPED
+        elif field in TIME_FIELDS:
+            converted = parse_time(value, dayfirst=dayfirst)
+        else:
+            converted = CONVERT[field](value)
+        if field is None or converted is _NOT_MAPPED:
+            properties[name] = value
+            continue
+        node[field] = converted
+        taken.add(field)
+    if properties:
+        node["properties"] = properties
+    return node
+
+
+def row_key(fields: Mapping[str, JSON], number: int) -> str:
+    """The record's key within its file: its first non-empty id field, else its number."""
+    for name, value in fields.items():
+        if normal_name(name) in ID_NAMES and not is_blank(value):
+            text = _scalar_text(value)
+            if isinstance(text, str):
+                return text.strip()
+    return str(number)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The file records come from (absolute, symlinks resolved) and how to read its values."""
+
+    source: str
+    file: str
+    dayfirst: bool = False
+
+    @classmethod
+    def of(cls, source: str, path: Path, options: Options) -> Origin:
+        return cls(source, str(path.resolve()), options.get("dayfirst") is True)
+
+    def node(self, fields: Mapping[str, JSON], key: str) -> dict[str, JSON]:
+        """The node fields of the record ``key`` of this file."""
+        source_id = source_id_for(self.file, key)
+        return map_record(fields, source=self.source, source_id=source_id, dayfirst=self.dayfirst)
+
+
+def source_id_for(resolved: str, key: str) -> str:
+    """``source_id`` of a record: the file's absolute path and the record's key in it."""
+    return f"{resolved}#{key}"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- value conversions ---------------------------------------------------------------------
+
+_NOT_MAPPED: JSON = object()
+
+
+def _scalar_text(value: JSON) -> JSON:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return value  # an object or list where text belongs: validation says so
+
+
+def _stripped_text(value: JSON) -> JSON:
+    text = _scalar_text(value)
+    return text.strip() if isinstance(text, str) else text
+
+
+def _node_type(value: JSON) -> JSON:
+    if isinstance(value, str) and value.strip().lower() in NODE_TYPES:
+        return value.strip().lower()
+    return _NOT_MAPPED
+
+
+def _integer(value: JSON) -> JSON:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            number = _number(value)
+            return int(number) if isinstance(number, float) and number.is_integer() else value
+    return value
+
+
+def _number(value: JSON) -> JSON:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.count(",") == 1 and "." not in text:
+            text = text.replace(",", ".")  # a decimal comma, as semicolon CSVs write them
+        try:
+            return float(text)
+        except ValueError:
+            return value
+    return value
+
+
+def _tags(value: JSON) -> JSON:
+    if isinstance(value, str):
+        parts: list[JSON] = _TAG_SEPARATORS.split(value)
+    elif isinstance(value, list):
+        parts = [_scalar_text(part) for part in value]
+    else:
+        return value
+    if not all(isinstance(part, str) for part in parts):
+        return value
+    return [part.strip() for part in parts if part.strip()]
+
+
+def parse_time(value: JSON, *, dayfirst: bool = False) -> JSON:
+    """A time normalised to UTC ISO-8601 with a ``Z``, or ``value`` itself when it is not one.
+
+    ISO-8601 is taken as it is; numbers (and long digit strings) are epoch seconds, or
+    milliseconds when they are that large; other text is parsed by dateutil (``01/05/2024`` is
+    5 January unless ``dayfirst``), and only when it names a year. Times without a zone are UTC.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return _epoch(value, value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        return utc_timestamp(text)
+    except ModelError:
+        pass
+    if _NUMBER.fullmatch(text):
+        whole = text.lstrip("+-").split(".")[0]
+        if len(whole) >= 9:
+            return _epoch(int(text) if text.lstrip("+-").isdigit() else float(text), value)
+        if len(whole) not in (4, 8):  # a year, or YYYYMMDD; other bare numbers are no date
+            return value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unknown zone names: the time is taken as UTC
+            moment = date_parser.parse(text, default=_NO_YEAR, dayfirst=dayfirst)
+    except (ValueError, OverflowError):
+        return value
+    if not isinstance(moment, datetime) or (moment.year == 1 and "0001" not in text):
+        return value
+    try:
+        return utc_timestamp(moment)
+    except (ModelError, ValueError, OverflowError):
+        return value
+
+
+def _epoch(number: int | float, original: JSON) -> JSON:
+    if not math.isfinite(number):
+        return original
+    try:
+        if abs(number) >= _MILLISECONDS_FROM:
+            moment = _EPOCH + timedelta(milliseconds=number)
+        else:
+            moment = _EPOCH + timedelta(seconds=number)
+        return utc_timestamp(moment)
+    except (OverflowError, ValueError):
+        return original
+
+
+TIME_FIELDS = frozenset({"created_at", "modified_at", "due_at"})
+CONVERT: Mapping[str, Callable[[JSON], JSON]] = {
+    "name": _stripped_text,
+    "content": _scalar_text,
+    "summary": _scalar_text,
+    "tags": _tags,
+    "folder": _stripped_text,
+    "node_type": _node_type,
+    "status": _stripped_text,
+    "priority": _integer,
+    "source_url": _stripped_text,
+    "latitude": _number,
+    "longitude": _number,
+}
+
+
+# -- files and cursors ---------------------------------------------------------------------
+
+
+@contextmanager
+def open_source(path: Path, opener: Opener) -> Iterator[BinaryIO]:
+    """The file at ``path`` opened through ``opener``; OS errors become ``SourceUnreadable``.
+
+    Errors of this package (a path outside the grants, say) pass through unchanged.
+    """
+    try:
+        stream = opener.open_binary(path)
+    except IsometryError:
+        raise
+    except OSError as error:
+        raise SourceUnreadable(f"{path}: cannot open: {error.strerror or error}") from error
+    try:
+        with stream:
+            yield stream
+    except IsometryError:
+        raise
+    except OSError as error:
+        raise SourceUnreadable(f"{path}: cannot read: {error.strerror or error}") from error
+
+
+def cursor_position(cursor: JSON, names: tuple[str, ...], path: Path) -> tuple[int, ...]:
+    """The integers ``names`` of a cursor this importer wrote (all zero for ``None``)."""
+    if cursor is None:
+        return tuple(0 for _ in names)
+    found = [cursor.get(name) for name in names] if isinstance(cursor, Mapping) else [None]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in found):
+        raise SourceError(f"{path}: {cursor!r} is not a cursor for this kind of file")
+    return tuple(v for v in found if isinstance(v, int))
