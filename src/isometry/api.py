@@ -390,3 +390,9 @@ def grant(repo: Repository, specs: Sequence[str], *, base: Path) -> dict[str, li
         merged = current.merged(added).to_json()
         etl_settings.put(conn, "grants", merged)
         return merged
+
+
+def grants(repo: Repository) -> dict[str, list[str]]:
+    """The standing grants of the repository (``grant`` adds to them)."""
+    with repo.db.snapshot() as conn:
+        return Grants.from_json(etl_settings.get(conn, "grants") or {}).to_json()

@@ -6,42 +6,74 @@ one line on stderr and an exit code in ``isometry.cli.session``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
-from isometry.cli import history, maintenance, merging, reading, repository
+from isometry.cli import engine, history, lineage, maintenance, merging, ops, reading, repository
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="isometry",
-    help="A versioned node database: apply changes on branches, diff, merge, revert, blame.",
+    help="A versioned node database: import sources through safe, resumable operations; apply "
+    "changes on branches, diff, merge, revert, blame; ask where each node came from.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=CONTEXT,
 )
 
-for command in (
-    repository.init,
-    repository.apply,
-    repository.branch,
-    repository.branches,
-    history.log,
-    history.show_commit,
-    history.diff,
-    merging.merge,
-    merging.conflicts,
-    merging.resolve,
-    merging.revert,
-    repository.reset,
-    repository.tag,
-    repository.tags,
-    reading.nodes,
-    reading.edges,
-    reading.show,
-    reading.blame,
-    maintenance.gc,
-    maintenance.fsck,
-):
-    app.command()(command)
+COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("init", repository.init),
+    ("templates", engine.templates),
+    ("import", engine.import_),
+    ("apply", repository.apply),
+    ("branch", repository.branch),
+    ("branches", repository.branches),
+    ("log", history.log),
+    ("show-commit", history.show_commit),
+    ("diff", history.diff),
+    ("merge", merging.merge),
+    ("conflicts", merging.conflicts),
+    ("resolve", merging.resolve),
+    ("revert", merging.revert),
+    ("reset", repository.reset),
+    ("tag", repository.tag),
+    ("tags", repository.tags),
+    ("nodes", reading.nodes),
+    ("edges", reading.edges),
+    ("show", reading.show),
+    ("blame", reading.blame),
+    ("lineage", lineage.lineage),
+    ("quarantine", engine.quarantine),
+    ("metrics", engine.metrics),
+    ("grant", engine.grant),
+    ("gc", maintenance.gc),
+    ("fsck", maintenance.fsck),
+)
+OPS_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("list", ops.list_),
+    ("show", ops.show),
+    ("queue", ops.queue),
+    ("run", ops.run_),
+    ("resume", ops.resume),
+    ("cancel", ops.cancel),
+    ("log", ops.log),
+)
+
+for name, command in COMMANDS:
+    app.command(name)(command)
+
+ops_app = typer.Typer(
+    name="ops",
+    help="Operations: list, show, queue, run the queue, resume, cancel, log.",
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+)
+for name, command in OPS_COMMANDS:
+    ops_app.command(name)(command)
+app.add_typer(ops_app, name="ops")
 
 
 def run() -> None:

@@ -57,11 +57,17 @@ def clip(text: str, width: int) -> str:
 
 
 # Columns that must stay whole on one line: the rest wrap to make room for them.
-_WHOLE = frozenset({"id", "commit", "head", "time", "modified", "branch", "tag", "type"})
+_WHOLE = frozenset(
+    {"id", "commit", "head", "time", "modified", "branch", "tag", "type"}
+    | {"created", "op", "operation", "state", "template", "change", "record"}
+)
 
 
-def _table(*columns: str) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+def new_table(*columns: str, compact: bool = False) -> Table:
+    """A table with a rule under its header; ``compact``: one space between columns, not three."""
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0 if compact else 1)
+    )
     for name in columns:
         table.add_column(name, no_wrap=name in _WHOLE)
     return table
@@ -75,7 +81,7 @@ def commit_ref(commit: Commit) -> Text:
 
 
 def log(commits: Sequence[Commit]) -> RenderableType:
-    table = _table("commit", "time", "author", "changes", "message")
+    table = new_table("commit", "time", "author", "changes", "message")
     table.columns[3].justify = "right"
     for commit in commits:
         marker = " (merge)" if len(commit.parents) > 1 else ""
@@ -105,7 +111,7 @@ def commit(commit: Commit) -> RenderableType:
 
 
 def branches(infos: Sequence[BranchInfo]) -> RenderableType:
-    table = _table("branch", "head", "time", "message", "")
+    table = new_table("branch", "head", "time", "message", "")
     for info in infos:
         table.add_row(
             Text(info.name, "bold" if info.name == "main" else ""),
@@ -120,7 +126,7 @@ def branches(infos: Sequence[BranchInfo]) -> RenderableType:
 def tags(named: Sequence[tuple[str, Commit]]) -> RenderableType:
     if not named:
         return Text("No tags.")
-    table = _table("tag", "commit", "time", "message")
+    table = new_table("tag", "commit", "time", "message")
     for name, target in named:
         table.add_row(
             Text(name), Text(short(target.id), "yellow"), when(target.time), Text(target.message)
@@ -265,7 +271,7 @@ def resolved(node: str, remaining: Sequence[Conflict]) -> RenderableType:
 def nodes(rows: Sequence[Mapping[str, JSON]]) -> RenderableType:
     if not rows:
         return Text("No nodes.")
-    table = _table("id", "type", "name", "folder", "modified")
+    table = new_table("id", "type", "name", "folder", "modified")
     for row in rows:
         table.add_row(
             Text(str(row["id"])),
@@ -280,7 +286,7 @@ def nodes(rows: Sequence[Mapping[str, JSON]]) -> RenderableType:
 def edges(rows: Sequence[Mapping[str, JSON]]) -> RenderableType:
     if not rows:
         return Text("No edges.")
-    table = _table("id", "type", "source", "target", "label")
+    table = new_table("id", "type", "source", "target", "label")
     for row in rows:
         table.add_row(
             Text(str(row["id"])),
@@ -317,7 +323,7 @@ def show(kind: str, row: Mapping[str, JSON]) -> RenderableType:
 
 
 def blame(lines: Sequence[BlameLine]) -> RenderableType:
-    table = _table("field", "value", "commit", "time", "author")
+    table = new_table("field", "value", "commit", "time", "author")
     for line in lines:
         table.add_row(
             Text(line.field),

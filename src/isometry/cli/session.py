@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -80,6 +80,16 @@ class Session:
             sys.stdout.flush()
         else:
             self.out.print(human)
+
+    def emit_lines(self, data: JSON, lines: Iterable[str]) -> None:
+        """``data`` with ``--json``, else ``lines`` written as they are (no wrapping, no markup),
+        e.g. JSON Lines meant for ``grep`` and ``jq``."""
+        if self.as_json:
+            self.emit(data, "")
+            return
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
     def fail(self, message: str, code: int = 1) -> NoReturn:
         """One line on stderr (plus the traceback under ``--debug``), then exit with ``code``."""
