@@ -31,6 +31,8 @@ class Batch:
 
     ops: list[Upsert] = field(default_factory=list)
     origins: dict[Key, Origin] = field(default_factory=dict)
+    # Each op's own record (a node id may come twice in one batch: each occurrence counts).
+    origin_of: dict[int, Origin] = field(default_factory=dict)
     hashes: dict[Key, str] = field(default_factory=dict)
     quarantined: list[Quarantined] = field(default_factory=list)
     read: int = 0
@@ -42,18 +44,18 @@ class Batch:
     def node_keys(self) -> list[str]:
         return [key for (kind, key) in self.origins if kind is RowKind.NODE]
 
-    def skip_unchanged(self, last_imported: Mapping[str, str]) -> None:
-        """Drop the records whose source hash is the one their node was last imported from
-        (with their edges): they are counted, not written."""
-        unchanged = {
-            key for (kind, key), digest in self.hashes.items()
-            if kind is RowKind.NODE and last_imported.get(key) == digest
-        }  # fmt: skip
-        if not unchanged:
-            return
-        origins = {self.origins[(RowKind.NODE, key)] for key in unchanged}
-        self.ops = [op for op in self.ops if self.origins.get((op.kind, op.key)) not in origins]
-        self.skipped += len(unchanged)
+    def skip_unchanged(self, last_imported: Mapping[str, frozenset[str]]) -> None:
+        """Drop the records whose source hash is one their node was last imported from (with
+        their edges): they are counted, not written."""
+        kept: list[Upsert] = []
+        for op in self.ops:
+            origin = self.origin_of.get(id(op))
+            if origin is not None and origin.source_hash in last_imported.get(op.key, ()):
+                if op.kind is RowKind.NODE:
+                    self.skipped += 1
+                continue
+            kept.append(op)
+        self.ops = kept
 
 
 def _origin(draft: Draft) -> Origin:
@@ -90,18 +92,28 @@ def build(
         except ModelError as error:
             batch.quarantined.append(Quarantined(item.locator, item.raw, str(error)))
             continue
+        key = (RowKind.NODE, str(row["id"]))
+        # Seen even when the date range leaves it out: a sync must not delete it.
+        batch.seen.append(key[1])
         if not _in_range(row, date_from, date_to):
             batch.filtered += 1
             continue
-        key = (RowKind.NODE, str(row["id"]))
-        batch.seen.append(key[1])
         origin = _origin(item)
-        batch.ops.append(Upsert(RowKind.NODE, row))
+        if key in batch.origins:
+            # The same record twice in one batch: the later one wins and the earlier one
+            # never reaches the store, so it is counted as superseded (with the unchanged).
+            batch.ops = [op for op in batch.ops if (op.kind, op.key) != key]
+            batch.skipped += 1
+        node_op = Upsert(RowKind.NODE, row)
+        batch.ops.append(node_op)
+        batch.origin_of[id(node_op)] = origin
         batch.origins[key] = origin
         batch.hashes[key] = item.source_hash
         for edge in edges:
             edge_key = (RowKind.EDGE, str(edge["id"]))
-            batch.ops.append(Upsert(RowKind.EDGE, edge))
+            edge_op = Upsert(RowKind.EDGE, edge)
+            batch.ops.append(edge_op)
+            batch.origin_of[id(edge_op)] = origin
             batch.origins[edge_key] = origin
     return batch
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
 from isometry.clock import stamp
 from isometry.errors import (
     InvalidTransition,
@@ -25,7 +23,7 @@ from isometry.errors import (
     PermissionRefused,
     SourceUnreadable,
 )
-from isometry.etl import operations, settings
+from isometry.etl import checkpoints, operations, settings
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.batch import Batch, build, quarantine_rows
@@ -93,7 +91,22 @@ class _Run:
     counts: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     total: int = 0
+    stage: str = "loading"
+    source_index: int = 0
+    cursor: JSON = None
     recovering_since: datetime | None = None
+
+    def stage_reached(self, stage: str) -> bool:
+        return checkpoints.STAGES.index(self.stage) >= checkpoints.STAGES.index(stage)
+
+    def checkpoint(self, **changes: JSON) -> checkpoints.Checkpoint:
+        """The checkpoint of this run's state now (with ``changes`` applied to the run)."""
+        for name, value in changes.items():
+            setattr(self, name, value)
+        return checkpoints.Checkpoint(
+            self.op.id, self.source_index, self.cursor, dict(self.counts), self.head,
+            self.batches, self.stage,
+        )  # fmt: skip
 
 
 class Executor:
@@ -218,11 +231,14 @@ class Executor:
             run.accessor.check(path)
         self._check_concurrency(run)
         with self.repo.db.transaction() as conn:
-            checkpoint = _checkpoint(conn, op.id)
-            if checkpoint is not None:
-                run.head = int(checkpoint["branch_head"])
-                run.counts = {k: int(v) for k, v in checkpoint["counts"].items()}
-                run.batches = int(checkpoint["batches"])
+            point = checkpoints.read(conn, op.id)
+            if point is not None:
+                run.head, run.counts, run.batches = point.branch_head, point.counts, point.batches
+                run.stage, run.source_index, run.cursor = (
+                    point.stage,
+                    point.source_index,
+                    point.cursor,
+                )
                 run.start_head = int(op.result.get("start_head", run.head))
                 return
             branch = self._set_up_branch(conn, op)
@@ -236,11 +252,13 @@ class Executor:
                 metadata={"operation": op.id, "template": op.template, "phase": "pre-execution",
                           "config": op.config.to_json(), "sources": op.sources},
             ).commit  # fmt: skip
-            run.head = commit.seq
-            run.counts = dict.fromkeys(COUNTERS, 0)
             op.commits.append(commit.id)
             operations.update(conn, op.id, commits=op.commits)
-            _write_checkpoint(conn, op.id, 0, None, run.counts, run.head, 0, self.stamp())
+            checkpoints.write(
+                conn,
+                run.checkpoint(head=commit.seq, counts=dict.fromkeys(COUNTERS, 0)),
+                self.stamp(),
+            )
             operations.log(
                 conn, op.id, self.stamp(), "info", "prepared", branch=branch, commit=commit.id
             )
@@ -294,10 +312,9 @@ class Executor:
     # -- extracting, transforming, validating, loading --------------------------------------
 
     def _load(self, run: _Run) -> None:
-        with self.repo.db.snapshot() as conn:
-            checkpoint = _checkpoint(conn, run.op.id)
-        assert checkpoint is not None
-        start, cursor = int(checkpoint["source_index"]), checkpoint["cursor"]
+        if run.stage != "loading":
+            return  # resumed after the source was read: finishing goes on where it stopped
+        start, cursor = run.source_index, run.cursor
         size = run.op.config.batch_size
         for index in range(start, len(run.files)):
             source = run.files[index]
@@ -308,16 +325,8 @@ class Executor:
                 self._batch(run, index, chunk)
             if index + 1 < len(run.files):
                 with self.repo.db.transaction() as conn:
-                    _write_checkpoint(
-                        conn,
-                        run.op.id,
-                        index + 1,
-                        None,
-                        run.counts,
-                        run.head,
-                        run.batches,
-                        self.stamp(),
-                    )
+                    point = run.checkpoint(source_index=index + 1, cursor=None)
+                    checkpoints.write(conn, point, self.stamp())
 
     def _batch(self, run: _Run, index: int, chunk: list[tuple[Item, JSON]]) -> None:
         op, config = run.op, run.op.config
@@ -335,8 +344,7 @@ class Executor:
             op.id, op.template, importer.name, importer.name, importer.version
         )
         self._phase(run, "loading")
-        run.batches += 1
-        number = run.batches
+        number = run.batches + 1
         assert op.branch is not None
 
         def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
@@ -359,8 +367,10 @@ class Executor:
                     "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, 0, ?)",
                     ((op.id, key) for key in batch.seen),
                 )
-            run.counts = counted
-            _write_checkpoint(conn, op.id, index, cursor, counted, run.head, number, stamp)
+            point = run.checkpoint(
+                counts=counted, source_index=index, cursor=cursor, batches=number
+            )
+            checkpoints.write(conn, point, stamp)
             rss = peak_rss_bytes()
             operations.update(
                 conn, op.id, counts=counted, commits=op.commits, lease_until=self._lease(),
@@ -380,30 +390,40 @@ class Executor:
         self._phase(run, "loading")
         self._between_batches(run)
 
-    def _last_imported(self, run: _Run, importer: Importer, keys: list[str]) -> dict[str, str]:
-        """For these nodes: the source hash each was last imported from, when that import is
-        in this branch's history, by this transform version, and the node is still there.
-        Records whose source is unchanged are then skipped: a re-import writes nothing and
-        keeps the edits made since."""
+    def _last_imported(
+        self, run: _Run, importer: Importer, keys: list[str]
+    ) -> dict[str, frozenset[str]]:
+        """For these nodes: the source hashes of the import that last wrote each one, when
+        that import is in this branch's history, by this transform and version, and the node
+        is still there. A record with one of those hashes is unchanged at its source and is
+        skipped: a re-import writes nothing and keeps the edits made since."""
         if not keys:
             return {}
         graph, conn = self.repo.graph, self.repo.conn
-        found: dict[str, tuple[int, str]] = {}
-        names = keys
-        for start in range(0, len(names), 900):
-            part = names[start : start + 900]
-            for key, seq, source_hash in conn.execute(
-                "SELECT key, commit_seq, source_hash FROM lineage WHERE key IN"
-                f" ({','.join('?' * len(part))}) AND transform = ? AND transform_version = ?",
-                (*part, importer.name, importer.version),
+        history: dict[str, list[tuple[int, str, str, str | None]]] = {}
+        for start in range(0, len(keys), 900):
+            part = keys[start : start + 900]
+            for key, seq, op_id, change, digest, transform, version in conn.execute(
+                "SELECT key, commit_seq, op_id, change, source_hash, transform,"
+                f" transform_version FROM lineage WHERE key IN ({','.join('?' * len(part))})",
+                part,
             ):
-                best = found.get(key)
-                if (best is None or seq > best[0]) and graph.is_ancestor(seq, run.head):
-                    found[key] = (seq, source_hash)
+                # Written by another transform (or version): never "unchanged".
+                same = (transform, version) == (importer.name, importer.version)
+                history.setdefault(key, []).append((seq, op_id, change, digest if same else None))
+        found: dict[str, frozenset[str]] = {}
+        for key, entries in history.items():
+            mine = [e for e in entries if graph.is_ancestor(e[0], run.head)]
+            if not mine:
+                continue
+            last = max(mine)
+            if last[2] == "delete" or last[3] is None:
+                continue  # deleted by a sync, or written by something else: import it again
+            found[key] = frozenset(e[3] for e in mine if e[1] == last[1] and e[3] is not None)
         if not found:
             return {}
         present = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in found])
-        return {k: h for k, (_, h) in found.items() if present[(RowKind.NODE, k)] is not None}
+        return {k: v for k, v in found.items() if present[(RowKind.NODE, k)] is not None}
 
     def _between_batches(self, run: _Run) -> None:
         with self.repo.db.snapshot() as conn:
@@ -458,45 +478,6 @@ def _count(batch: Batch, changes: list[Change], counts: Mapping[str, int]) -> di
     out["quarantined"] = out.get("quarantined", 0) + len(batch.quarantined)
     out["filtered"] = out.get("filtered", 0) + batch.filtered
     return out
-
-
-def _checkpoint(conn: sqlite3.Connection, op_id: str) -> dict[str, JSON] | None:
-    row = conn.execute(
-        "SELECT source_index, cursor, counts, branch_head, batches FROM checkpoints"
-        " WHERE op_id = ?",
-        (op_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    index, cursor, counts, head, batches = row
-    return {
-        "source_index": index,
-        "cursor": orjson.loads(cursor) if cursor is not None else None,
-        "counts": orjson.loads(counts),
-        "branch_head": head,
-        "batches": batches,
-    }
-
-
-def _write_checkpoint(
-    conn: sqlite3.Connection,
-    op_id: str,
-    index: int,
-    cursor: JSON,
-    counts: Mapping[str, int],
-    head: int,
-    batches: int,
-    stamp: str,
-) -> None:
-    conn.execute(
-        "INSERT INTO checkpoints (op_id, source_index, cursor, counts, branch_head, batches,"
-        " written_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (op_id) DO UPDATE SET"
-        " source_index = excluded.source_index, cursor = excluded.cursor,"
-        " counts = excluded.counts, branch_head = excluded.branch_head,"
-        " batches = excluded.batches, written_at = excluded.written_at",
-        (op_id, index, None if cursor is None else orjson.dumps(cursor).decode(),
-         orjson.dumps(dict(counts)).decode(), head, batches, stamp),
-    )  # fmt: skip
 
 
 def _iso(moment: datetime) -> str:

@@ -1,15 +1,22 @@
 """The end of an operation: deletions a sync found, the post-execution commit, the merge or the
-rollback its strategies ask for, and its final state."""
+rollback its strategies ask for, and its final state.
+
+Each finishing step writes its stage into the checkpoint in the transaction of its own commit,
+so an operation killed while finishing resumes at the next step and never repeats one.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
-from isometry.errors import IsometryError
-from isometry.etl import operations
+from isometry.errors import IsometryError, MergeInProgress
+from isometry.etl import checkpoints, operations
 from isometry.etl.states import State, move
-from isometry.model import RowKind
+from isometry.lineage import records as lineage
+from isometry.model import JSON, RowKind
 from isometry.vcs import merging, refs
+from isometry.vcs.commits import Change, Commit
 from isometry.vcs.fieldmerge import MergePolicy
 from isometry.vcs.ops import Patch
 
@@ -21,14 +28,21 @@ def _own_branch(run: _Run) -> bool:
     return run.op.config.branch_strategy in ("isolated", "temporary")
 
 
-def _sync_deletes(ex: Executor, run: _Run) -> None:
-    """Soft-delete the nodes a full re-import of each file no longer found."""
-    op = run.op
-    assert op.branch is not None
+def _merges(run: _Run) -> bool:
+    """Whether success ends with a merge of the operation's branch into its target."""
+    config = run.op.config
+    return run.op.branch != config.target and config.post_execution in (
+        "auto-merge",
+        "rollback-on-failure",
+    )
+
+
+def _gone(ex: Executor, run: _Run) -> list[str]:
+    """The nodes of the imported files that this full import did not see."""
     with ex.repo.db.snapshot() as conn:
-        seen = {k for (k,) in conn.execute("SELECT key FROM op_seen WHERE op_id = ?", (op.id,))}
+        seen = {k for (k,) in conn.execute("SELECT key FROM op_seen WHERE op_id = ?", (run.op.id,))}
         prefixes = {(f.importer.name, f"{f.path}#") for f in run.files}
-        gone = [
+        return [
             str(row["id"])
             for row in ex.repo.rows_at(run.head, RowKind.NODE)
             if row.get("deleted_at") is None
@@ -36,24 +50,108 @@ def _sync_deletes(ex: Executor, run: _Run) -> None:
             and any(row.get("source") == name and str(row.get("source_id", "")).startswith(p)
                     for name, p in prefixes)
         ]  # fmt: skip
-    if not gone:
-        return
+
+
+def _sync_deletes(ex: Executor, run: _Run) -> None:
+    """Soft-delete what the source no longer has; lineage records each deletion."""
+    op = run.op
+    assert op.branch is not None
+    gone = _gone(ex, run)
     stamp = ex.stamp()
-    ops = [Patch(RowKind.NODE, key, {"deleted_at": stamp}) for key in gone]
-    result = ex.repo.apply(
-        op.branch, ops, author=ex.author, expected_head=run.head,
-        message=f"{op.template}: {len(gone)} record(s) gone from the source",
-        metadata={"operation": op.id, "phase": "sync-deletes"},
+    importer = run.files[0].importer if run.files else None
+    context = lineage.Context(
+        op.id, op.template, importer.name if importer else op.template,
+        importer.name if importer else op.template, importer.version if importer else "",
     )  # fmt: skip
-    run.head = result.commit.seq
-    run.counts["deleted"] = run.counts.get("deleted", 0) + result.changes
-    op.commits.append(result.commit.id)
+
+    def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
+        if commit is not None:
+            lineage.write(
+                conn,
+                context,
+                commit.seq,
+                stamp,
+                ((kind, key, "delete", None) for (kind, key), _, _ in changes),
+            )
+            op.commits.append(commit.id)
+            run.counts["deleted"] = run.counts.get("deleted", 0) + len(changes)
+            run.head = commit.seq
+        checkpoints.write(conn, run.checkpoint(stage="deleted"), stamp)
+        operations.update(conn, op.id, counts=run.counts, commits=op.commits)
+
+    ex.repo.apply(
+        op.branch, [Patch(RowKind.NODE, key, {"deleted_at": stamp}) for key in gone],
+        author=ex.author, expected_head=run.head,
+        message=f"{op.template}: {len(gone)} record(s) gone from the source",
+        metadata={"operation": op.id, "phase": "sync-deletes"}, on_commit=record,
+    )  # fmt: skip
+
+
+def _post_commit(ex: Executor, run: _Run) -> None:
+    op = run.op
+    assert op.branch is not None
+
+    def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
+        assert commit is not None
+        op.commits.append(commit.id)
+        checkpoints.write(conn, run.checkpoint(head=commit.seq, stage="committed"), ex.stamp())
+        operations.update(conn, op.id, commits=op.commits)
+
+    ex.repo.apply(
+        op.branch, [], author=ex.author, allow_empty=True, expected_head=run.head,
+        message=f"{op.template}: operation {op.id} done",
+        metadata={"operation": op.id, "phase": "post-execution", "counts": run.counts,
+                  "batches": run.batches},
+        on_commit=record,
+    )  # fmt: skip
+
+
+def _merge(ex: Executor, run: _Run) -> dict[str, JSON]:
+    """Carry out the post-execution strategy; the outcome is stored with the stage."""
+    op, config = run.op, run.op.config
+    assert op.branch is not None
+    outcome: dict[str, JSON] = {}
+    with ex.repo.db.transaction() as conn:
+        if _merges(run):
+            try:
+                result = merging.merge(
+                    ex.repo, op.branch, config.target, MergePolicy(config.merge_strategy),
+                    author=ex.author, message=f"Merge {op.template} operation {op.id}",
+                    metadata={"operation": op.id},
+                )  # fmt: skip
+            except MergeInProgress as error:
+                outcome = {
+                    "merge": "deferred",
+                    "note": f"{error}; then merge with 'isometry merge {op.branch} --into "
+                    f"{config.target}'",
+                }
+            else:
+                outcome = {
+                    "merge": result.status,
+                    "merge_commit": result.commit.id if result.commit else None,
+                }
+                if result.status == "conflicts":
+                    outcome["conflicts"] = len(result.conflicts)
+                    outcome["note"] = (
+                        f"the merge into {config.target} waits for {len(result.conflicts)} "
+                        "conflict(s): see 'isometry conflicts'"
+                    )
+                elif config.branch_strategy == "temporary":
+                    refs.delete_ref(conn, op.branch, "branch")
+                    outcome["branch_deleted"] = True
+        elif op.branch != config.target and config.post_execution == "manual-merge":
+            command = f"isometry merge {op.branch} --into {config.target}"
+            outcome = {"merge": "awaiting review", "note": f"review and merge with '{command}'"}
+        op.result.update(outcome)
+        operations.update(conn, op.id, result=op.result)
+        checkpoints.write(conn, run.checkpoint(stage="merged"), ex.stamp())
+    return outcome
 
 
 def finish(ex: Executor, run: _Run) -> None:
     op, config = run.op, run.op.config
     assert op.branch is not None
-    if config.sync_deletes:
+    if config.sync_deletes and not run.stage_reached("deleted"):
         _sync_deletes(ex, run)
     read = run.counts.get("read", 0)
     quarantined = run.counts.get("quarantined", 0)
@@ -66,53 +164,26 @@ def finish(ex: Executor, run: _Run) -> None:
             f"{quarantined} of {read} records were quarantined ({rate:.1%}), above the "
             f"maximum error rate of {config.max_error_rate:.1%}",
         )
-    post = ex.repo.apply(
-        op.branch, [], author=ex.author, allow_empty=True, expected_head=run.head,
-        message=f"{op.template}: operation {op.id} done",
-        metadata={"operation": op.id, "phase": "post-execution", "counts": run.counts,
-                  "batches": run.batches},
-    ).commit  # fmt: skip
-    run.head = post.seq
-    op.commits.append(post.id)
-    state = State.PARTIALLY_SUCCEEDED if quarantined else State.SUCCEEDED
-    outcome: dict[str, object] = {}
-    if _own_branch(run) and config.post_execution in ("auto-merge", "rollback-on-failure"):
-        result = merging.merge(
-            ex.repo, op.branch, config.target, MergePolicy(config.merge_strategy),
-            author=ex.author, message=f"Merge {op.template} operation {op.id}",
-            metadata={"operation": op.id},
-        )  # fmt: skip
-        outcome = {
-            "merge": result.status,
-            "merge_commit": result.commit.id if result.commit else None,
-        }
-        if result.status == "conflicts":
-            state = State.PARTIALLY_SUCCEEDED
-            outcome["conflicts"] = len(result.conflicts)
-            outcome["note"] = (
-                f"the merge into {config.target} waits for {len(result.conflicts)} conflict(s): "
-                "see 'isometry conflicts'"
-            )
-        elif config.branch_strategy == "temporary":
-            with ex.repo.db.transaction() as conn:
-                refs.delete_ref(conn, op.branch, "branch")
-            outcome["branch_deleted"] = True
-    elif _own_branch(run) and config.post_execution == "manual-merge":
-        outcome = {
-            "merge": "awaiting review",
-            "note": f"review and merge with 'isometry merge {op.branch} --into {config.target}'",
-        }
-    _close(ex, run, state, None, outcome)
+    if not run.stage_reached("committed"):
+        _post_commit(ex, run)
+    outcome = _merge(ex, run) if not run.stage_reached("merged") else {}
+    waiting = op.result.get("merge") in ("conflicts", "deferred")
+    state = State.PARTIALLY_SUCCEEDED if quarantined or waiting else State.SUCCEEDED
+    _close(ex, run, state, None, outcome, phase="finalizing")
 
 
 def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:
-    """Failed or cancelled: roll the branch back when the strategies say so, keep it else."""
+    """Failed or cancelled: roll the branch back when the strategies say so, keep it else.
+    Interrupted (the process is stopping): leave everything for a resume."""
     op, config = run.op, run.op.config
+    if state is State.INTERRUPTED:
+        _close(ex, run, state, reason, {}, phase=op.phase, finished=False)
+        return
     rollback = (
         config.post_execution == "rollback-on-failure" or config.branch_strategy == "temporary"
     )
-    outcome: dict[str, object] = {"rolled_back": False}
-    if rollback and op.branch is not None and run.head:
+    outcome: dict[str, JSON] = {"rolled_back": False}
+    if rollback and op.branch is not None and run.head and not run.stage_reached("merged"):
         try:
             with ex.repo.db.transaction() as conn:
                 if _own_branch(run):
@@ -122,30 +193,31 @@ def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:
             outcome["rolled_back"] = True
         except IsometryError as error:
             outcome["rollback_error"] = str(error)
-    _close(ex, run, state, reason, outcome)
+    _close(ex, run, state, reason, outcome, phase=op.phase)
 
 
 def _close(
-    ex: Executor, run: _Run, state: State, error: str | None, outcome: dict[str, object]
+    ex: Executor,
+    run: _Run,
+    state: State,
+    error: str | None,
+    outcome: dict[str, JSON],
+    *,
+    phase: str | None,
+    finished: bool = True,
 ) -> None:
     op = run.op
     with ex.repo.db.transaction() as conn:
         current = operations.load(conn, op.id).state
         move(conn, op.id, current, state)
-        result = {**op.result, **outcome}
+        op.result.update(outcome)
         operations.update(
-            conn, op.id, counts=run.counts, commits=op.commits, result=result, error=error,
-            phase="finalizing", lease_owner=None, lease_until=None, finished_at=ex.stamp(),
+            conn, op.id, counts=run.counts, commits=op.commits, result=op.result, error=error,
+            phase=phase, lease_owner=None, lease_until=None,
+            finished_at=ex.stamp() if finished else None,
             progress={"done": run.counts.get("read", 0), "total": run.total},
         )  # fmt: skip
         operations.log(
-            conn,
-            op.id,
-            ex.stamp(),
-            "error" if error else "info",
-            str(state),
-            reason=error,
-            counts=run.counts,
-            **{k: str(v) for k, v in outcome.items()},
-        )
-    ex._phase(run, "finalizing")
+            conn, op.id, ex.stamp(), "error" if error and finished else "info", str(state),
+            reason=error, counts=run.counts, **{k: str(v) for k, v in outcome.items()},
+        )  # fmt: skip

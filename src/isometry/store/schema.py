@@ -210,6 +210,7 @@ CREATE TABLE checkpoints (
     counts TEXT NOT NULL,
     branch_head INTEGER NOT NULL,
     batches INTEGER NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'loading',
     written_at TEXT NOT NULL
 );
 
