@@ -30,7 +30,7 @@ from isometry.errors import InvalidTransition
 from isometry.etl import operations as etl_operations
 from isometry.etl import settings as etl_settings
 from isometry.etl import states as etl_states
-from isometry.etl.executor import PHASES, Progress
+from isometry.etl.executor import PHASES, Executor, Progress
 from isometry.etl.operations import Operation
 from isometry.etl.states import FINAL, TRANSITIONS, State
 from isometry.model import JSON, node_id_for
@@ -1264,3 +1264,30 @@ def test_the_operation_log(repo: Repository, tmp_path: Path) -> None:
     last = api.operation_log(repo, failed.id)[-1]
     assert (last["event"], last["level"]) == ("failed", "error")
     assert "error rate" in str(last["reason"])
+
+
+def test_a_stop_request_leaves_the_operation_interrupted_and_resumable(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """What Ctrl-C during 'ops run' does: the running operation stops at its next batch as
+    interrupted, and a resume finishes it with the same data as an uninterrupted run."""
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(300))
+    op = create(repo, tmp_path, path, batch_size=50)
+    batches: list[int] = []
+
+    def sink(progress: Progress) -> None:
+        if progress.phase == "loading":
+            batches.append(progress.done)
+
+    stopped = Executor(
+        repo, author=AUTHOR, on_progress=sink, should_stop=lambda: len(batches) >= 2
+    ).run(op.id)
+    assert stopped.state is State.INTERRUPTED
+    assert 0 < stopped.counts["read"] < 300
+    assert stopped.finished_at is None
+    resumed = api.run_operation(repo, op.id, author=AUTHOR)
+    assert resumed.state is State.SUCCEEDED
+    assert resumed.counts["inserted"] == 300
+    fresh = api.init(tmp_path / "fresh", clock=SystemClock(), author=AUTHOR)
+    assert run_import(fresh, tmp_path, path).state is State.SUCCEEDED
+    assert root(repo) == root(fresh)

@@ -369,7 +369,7 @@ def lineage(
     """A node's history (newest first), what one operation produced, or one file's output."""
     with repo.db.snapshot() as conn:
         if node is not None:
-            return lineage_queries.history(conn, node)
+            return lineage_queries.history(conn, node, limit)
         if op_id is not None:
             return lineage_queries.by_operation(conn, etl_operations.load(conn, op_id).id, limit)
         if source is not None:

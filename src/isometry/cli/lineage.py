@@ -37,9 +37,5 @@ def lineage(
     if sum(given is not None for given in (node, op, source)) != 1:
         raise typer.BadParameter("give NODE, --op ID or --source PATH (exactly one)")
     with session(repo, as_json=json_out, debug=debug) as run:
-        found = api.lineage(run.repo, node=node, op_id=op, source=source)
-        if node is None:
-            # An operation's or a file's versions come oldest first: show the newest first.
-            found.reverse()
-        shown = found[:limit] if limit is not None else found
+        shown = api.lineage(run.repo, node=node, op_id=op, source=source, limit=limit)
         run.emit(shown, render_engine.lineage(shown, Path.cwd(), one_node=node is not None))

@@ -117,7 +117,9 @@ class Executor:
         author: str,
         owner: str | None = None,
         on_progress: ProgressSink | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
+        self.should_stop = should_stop
         self.repo = repo
         self.author = author
         self.owner = owner or operations.owner_name()
@@ -432,6 +434,11 @@ class Executor:
             ).fetchone()[0]
         if cancel:
             raise Stop(State.CANCELLED, "cancelled")
+        if self.should_stop is not None and self.should_stop():
+            raise Stop(
+                State.INTERRUPTED,
+                f"stopped before the end; continue with 'isometry ops resume {run.op.id}'",
+            )
         config = run.op.config
         limits = Limits(config.timeout_seconds, config.max_memory_mb, config.max_database_mb)
         started = datetime.fromisoformat((run.op.started_at or self.stamp()).replace("Z", "+00:00"))

@@ -50,13 +50,16 @@ def run_queue(
     with opener(path, clock) as repo, repo.db.snapshot() as conn:
         limit = max_concurrent or int(settings.get(conn, "max_concurrent") or 1)
     lock = threading.Lock()
+    stopping = threading.Event()
     done: list[str] = []
     errors: list[BaseException] = []
 
     def worker() -> None:
         with opener(path, clock) as repo:
-            executor = Executor(repo, author=author, on_progress=on_progress)
-            while True:
+            executor = Executor(
+                repo, author=author, on_progress=on_progress, should_stop=stopping.is_set
+            )
+            while not stopping.is_set():
                 with lock:
                     op_id = _next_queued(repo)
                     if op_id is None:
@@ -76,8 +79,16 @@ def run_queue(
     threads = [threading.Thread(target=worker, name=f"isometry-queue-{i}") for i in range(limit)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        # Running operations stop at their next batch as interrupted (resumable); no new
+        # one starts. Then the interrupt goes on to the caller.
+        stopping.set()
+        for thread in threads:
+            thread.join()
+        raise
     if errors:
         raise errors[0]
     with opener(path, clock) as repo, repo.db.snapshot() as conn:

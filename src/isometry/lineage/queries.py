@@ -1,4 +1,5 @@
-"""Asking where nodes came from: one node's history, one operation's output, one file's."""
+"""Asking where nodes came from: one node's history, one operation's output, one file's;
+every answer newest first."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _entry(row: tuple[Any, ...]) -> dict[str, JSON]:
     }
 
 
-def history(conn: sqlite3.Connection, key: str) -> list[dict[str, JSON]]:
+def history(conn: sqlite3.Connection, key: str, limit: int | None = None) -> list[dict[str, JSON]]:
     """Every recorded version of one node (or edge), newest first."""
     rows = conn.execute(f"{_SELECT} WHERE l.key = ? ORDER BY l.commit_seq DESC, l.id DESC", (key,))
     return [_entry(r) for r in rows]
@@ -47,7 +48,7 @@ def by_operation(
     conn: sqlite3.Connection, op_id: str, limit: int | None = None
 ) -> list[dict[str, JSON]]:
     rows = conn.execute(
-        f"{_SELECT} WHERE l.op_id = ? ORDER BY l.id LIMIT ?",
+        f"{_SELECT} WHERE l.op_id = ? ORDER BY l.id DESC LIMIT ?",
         (op_id, -1 if limit is None else limit),
     )
     return [_entry(r) for r in rows]
@@ -57,6 +58,7 @@ def by_source(
     conn: sqlite3.Connection, file: str, limit: int | None = None
 ) -> list[dict[str, JSON]]:
     rows = conn.execute(
-        f"{_SELECT} WHERE l.file = ? ORDER BY l.id LIMIT ?", (file, -1 if limit is None else limit)
+        f"{_SELECT} WHERE l.file = ? ORDER BY l.id DESC LIMIT ?",
+        (file, -1 if limit is None else limit),
     )
     return [_entry(r) for r in rows]
