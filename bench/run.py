@@ -1,11 +1,20 @@
-"""The benchmark of the issue: our store and doltlite, same workload, same run.
+"""The benchmarks of the issues, each against its peers in the same run.
 
-``python -m bench.run [--n N] [--seed S] [--json PATH] [--skip-peer]`` runs our side in this
-process, then the doltlite side in a fresh interpreter (libdoltlite replaces the SQLite of any
-process that imports it), prints one table with the targets and the ours/theirs ratios, and
-writes every figure to ``bench/out/results.json`` (and to ``--json PATH`` when given).
+``python -m bench.run [--suite all|store|imports] [--n N] [--seed S] [--json PATH]
+[--skip-peer]`` runs, by default, both suites at n = 1,000,000, the store suite first:
 
-Ratios are reported, never asserted: a figure over its target is shown, not raised.
+* ``store``: our store and doltlite, same workload. Our side runs in this process, the
+  doltlite side in a fresh interpreter (libdoltlite replaces the SQLite of any process that
+  imports it); one table with the targets and the ours/theirs ratios; every figure in
+  ``bench/out/results.json``.
+* ``imports``: our ETL engine importing n JSON Lines records against four other loaders
+  (raw ``executemany``, doltlite, sqlite-utils, dlt), plus the queue, lineage and
+  resume-after-SIGKILL workloads (:mod:`bench.imports`); every figure in
+  ``bench/out/imports.json``.
+
+``--json PATH`` also writes the results there (both suites: ``{"store": ..., "imports": ...}``).
+Ratios are reported, never asserted: a figure over its target is shown, not raised; a wrong
+result fails the run.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.doltlite_side import run_peer_isolated
+from bench.imports import render as render_imports
+from bench.imports import run_imports
 from bench.ours import LOAD_ROWS, run_ours
 
 if TYPE_CHECKING:
@@ -35,6 +46,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 RESULTS = OUT / "results.json"
+IMPORT_RESULTS = OUT / "imports.json"
 
 
 @dataclass(frozen=True)
@@ -204,34 +216,11 @@ def render(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--n", type=int, default=1_000_000, help="nodes to load (>= 1000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--skip-peer", action="store_true", help="run our side only")
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir")
-    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
-    args = parser.parse_args(argv)
-
-    facts = machine_facts(args.skip_peer)
-    code = code_facts()
-    print(
-        f"benchmark n={args.n:,} seed={args.seed}; code {code['commit']}"
-        f" ({code['src_files_changed']} file(s) under src/ changed since)"
-    )
-    print(
-        f"machine: {facts['cpu_count']} CPU(s) {facts['cpu']}; Python {facts['python']};"
-        f" SQLite {facts['sqlite']}"
-        + (
-            f"; doltlite {facts.get('doltlite_package')} (SQLite"
-            f" {facts.get('doltlite_sqlite', '?')}, dolt {facts.get('doltlite_dolt_version', '?')})"
-            if not args.skip_peer
-            else ""
-        ),
-        flush=True,
-    )
-
+def run_store(
+    args: argparse.Namespace, facts: dict[str, Any], code: dict[str, Any]
+) -> dict[str, Any]:
+    """The store suite: our side in this process, doltlite in its own; prints its table and
+    writes ``bench/out/results.json``."""
     base = args.workdir or Path(tempfile.mkdtemp(prefix="isometry-bench-"))
     base.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -272,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wall: ours {ours_wall:,.1f} s{peer_text}, total {total_wall:,.1f} s")
 
     results = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": _now(),
         "n": args.n,
         "seed": args.seed,
         "machine": facts,
@@ -284,13 +273,109 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_seconds": {"ours": ours_wall, "doltlite": peer_wall, "total": total_wall},
         "ours_max_rss_mb": _max_rss_mb(),
     }
-    text = json.dumps(results, indent=2) + "\n"
-    OUT.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    _write(RESULTS, results)
+    print(f"results: {RESULTS}", flush=True)
+    return results
+
+
+def run_import_suite(
+    args: argparse.Namespace, facts: dict[str, Any], code: dict[str, Any]
+) -> dict[str, Any]:
+    """The import suite (``bench/imports.py``): every side in a child process of its own;
+    prints its tables and writes ``bench/out/imports.json``."""
+    base = (
+        args.workdir / "imports"
+        if args.workdir is not None
+        else Path(tempfile.mkdtemp(prefix="isometry-imports-"))
+    )
+    started = time.perf_counter()
+    print(f"imports: n={args.n:,}; ours and each anchor in a child process of its own", flush=True)
+    try:
+        figures = run_imports(
+            args.n,
+            base,
+            args.seed,
+            skip_anchors=args.skip_peer,
+            keep=args.keep,
+            say=lambda text: print(text, flush=True),
+        )
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    total_wall = time.perf_counter() - started
+    print()
+    print(render_imports(figures))
+    print(f"wall: imports suite {total_wall:,.1f} s")
+    results = {"date": _now(), "machine": facts, "code": code, **figures}
+    results["wall_seconds"] = {**figures["wall_seconds"], "total": total_wall}
+    _write(IMPORT_RESULTS, results)
+    print(f"results: {IMPORT_RESULTS}", flush=True)
+    return results
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
+SUITES = ("all", "store", "imports")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="all",
+        help="store (vs doltlite), imports (vs four loaders), or all: store then imports",
+    )
+    parser.add_argument(
+        "--n", type=int, default=1_000_000, help="nodes to load / records to import (>= 1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--skip-peer", action="store_true", help="run our side only")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir")
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    args = parser.parse_args(argv)
+
+    facts = machine_facts(args.skip_peer)
+    code = code_facts()
+    print(
+        f"benchmark suite={args.suite} n={args.n:,} seed={args.seed}; code {code['commit']}"
+        f" ({code['src_files_changed']} file(s) under src/ changed since)"
+    )
+    print(
+        f"machine: {facts['cpu_count']} CPU(s) {facts['cpu']}; Python {facts['python']};"
+        f" SQLite {facts['sqlite']}"
+        + (
+            f"; doltlite {facts.get('doltlite_package')} (SQLite"
+            f" {facts.get('doltlite_sqlite', '?')}, dolt {facts.get('doltlite_dolt_version', '?')})"
+            if not args.skip_peer
+            else ""
+        ),
+        flush=True,
+    )
+
+    results: dict[str, Any] = {}
+    if args.suite in ("all", "store"):
+        results["store"] = run_store(args, facts, code)
+    if args.suite in ("all", "imports"):
+        if results:
+            print()
+        results["imports"] = run_import_suite(args, facts, code)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text)
-    print(f"results: {RESULTS}" + (f" and {args.json}" if args.json else ""))
+        # One suite: its results as they are; both: {"store": ..., "imports": ...}.
+        _write(args.json, results if args.suite == "all" else results[args.suite])
+        print(f"results also in {args.json}")
     return 0
 
 
