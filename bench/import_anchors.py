@@ -179,7 +179,7 @@ class AnchorFigures:
     seconds: float
     """Open the file, read and parse every line, store every row, commit."""
     max_rss_mb: float
-    """Peak resident memory of the anchor's own process (ru_maxrss)."""
+    """Peak resident memory of the anchor's own process (VmHWM on Linux)."""
     version: str
     notes: dict[str, float] = field(default_factory=dict)
 
@@ -219,6 +219,15 @@ def _check(ok: bool, what: str) -> None:
 
 
 def _max_rss_mb() -> float:
+    """Peak resident memory of this process. On Linux from VmHWM: ru_maxrss carries the
+    parent's peak over fork and exec, so every child of a large parent read the parent's."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 

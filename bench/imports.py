@@ -134,6 +134,15 @@ def _check(ok: bool, what: str) -> None:
 
 
 def _max_rss_mb() -> float:
+    """Peak resident memory of this process. On Linux from VmHWM: ru_maxrss carries the
+    parent's peak over fork and exec, so every child of a large parent read the parent's."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
