@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from isometry.clock import Clock
+from isometry.content import BlobGcReport, BlobInfo, BlobRef, BlobStats, ContentStore, VerifyReport
 from isometry.errors import (
     InvalidConfiguration,
     InvalidOperation,
@@ -396,3 +397,81 @@ def grants(repo: Repository) -> dict[str, list[str]]:
     """The standing grants of the repository (``grant`` adds to them)."""
     with repo.db.snapshot() as conn:
         return Grants.from_json(etl_settings.get(conn, "grants") or {}).to_json()
+
+
+# -- content-aware storage: blobs, attachments, artifacts ------------------------------------
+
+
+def content_store(
+    repo: Repository, *, max_blob_size: int | None = None, max_total_bytes: int | None = None
+) -> ContentStore:
+    """The repository's blob store (``<repo>/blobs/``), with optional quotas."""
+    return ContentStore.open(
+        repo.path, repo.db, repo.clock, max_blob_size=max_blob_size,
+        max_total_bytes=max_total_bytes,
+    )  # fmt: skip
+
+
+def store_files(
+    repo: Repository,
+    paths: Sequence[Path],
+    *,
+    metadata: Mapping[str, JSON] | None = None,
+    max_blob_size: int | None = None,
+    max_total_bytes: int | None = None,
+) -> list[BlobRef]:
+    """Store files as they are (a folder: every file under it, in name order), one reference
+    each, in order; the name recorded is the file's name."""
+    store = content_store(repo, max_blob_size=max_blob_size, max_total_bytes=max_total_bytes)
+    files = [
+        found
+        for path in paths
+        for found in (
+            sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        )
+    ]
+    return [store.store(path, path.name, metadata=metadata) for path in files]
+
+
+def blob_stats(repo: Repository) -> BlobStats:
+    return content_store(repo).stats()
+
+
+def blob_gc(repo: Repository, *, grace: timedelta = timedelta(hours=24)) -> BlobGcReport:
+    """Remove blobs that no artifact, no node reference at a retained commit (one still in the
+    history: version-control GC has not removed it) and no recent store keeps."""
+    with repo.db.snapshot() as conn:
+        retained = {int(row[0]) for row in conn.execute("SELECT seq FROM commits")}
+    return content_store(repo).gc(grace, retained)
+
+
+def blob_verify(
+    repo: Repository, *, sample_percent: float | None = None, seed: int = 0
+) -> VerifyReport:
+    """Re-hash every blob (or a seeded sample); damage is reported, never raised."""
+    return content_store(repo).verify(sample_percent, seed)
+
+
+def blob_info(repo: Repository, blob_hash: str) -> BlobInfo:
+    """A blob's sizes, MIME type, names and references; ``blob_hash`` may be a unique prefix."""
+    store = content_store(repo)
+    return store.info(store.resolve(blob_hash))
+
+
+def read_blob(repo: Repository, blob_hash: str, out: BinaryIO | Path) -> int:
+    """Write a blob's original bytes (checked against its hash) to a stream or a file; return
+    the byte count. A file is written through a temporary file and appears only when the bytes
+    were verified. ``blob_hash`` may be a unique prefix (at least 4 hex digits)."""
+    store = content_store(repo)
+    full = store.resolve(blob_hash)
+    if not isinstance(out, Path):
+        return store.copy_to(full, out)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with partial.open("wb") as target:
+            written = store.copy_to(full, target)
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return written

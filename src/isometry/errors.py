@@ -118,3 +118,32 @@ class InvalidTransition(EtlError):
 
 class LimitExceeded(EtlError):
     """A resource limit (time, memory, database size, concurrency) stopped an operation."""
+
+
+class ContentError(IsometryError):
+    """Content-aware storage: blobs, their references, quotas."""
+
+
+class BlobNotFound(ContentError, LookupError):
+    """No blob with this hash (or hash prefix) is stored."""
+
+
+class QuotaExceeded(ContentError):
+    """A write refused because it would pass the maximum blob size or total stored bytes."""
+
+
+class BlobCorrupt(ContentError):
+    """A stored blob whose bytes no longer match its hash."""
+
+
+class InvalidHash(ContentError, ValueError):
+    """A blob hash that is not 64 hex digits, or a prefix that names several blobs."""
+
+
+class InvalidContentRequest(ContentError, ValueError):
+    """A content request that cannot be carried out: unknown reference kind or role, a bad
+    sample percentage."""
+
+
+class BlobFormatUnknown(ContentError):
+    """A blob folder written in a format this version does not know."""

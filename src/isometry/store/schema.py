@@ -276,3 +276,50 @@ def _v2(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V2.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+
+
+SCHEMA_V3 = """
+-- Content-aware storage (IF NOT EXISTS: a repository re-migrated from an older version may
+-- hold these tables already): one row per blob (named by the SHA-256 of its original bytes); the
+-- bytes live in the blob folder. stores counts store() calls, so dedup savings are exact.
+-- last_stored_at starts the GC grace period again when the same content is stored anew.
+CREATE TABLE IF NOT EXISTS blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    stored_size INTEGER NOT NULL,
+    compression TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_stored_at TEXT NOT NULL,
+    stores INTEGER NOT NULL DEFAULT 1,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS blobs_by_mime ON blobs (mime_type);
+
+-- Every name a blob was stored under.
+CREATE TABLE IF NOT EXISTS blob_names (
+    hash TEXT NOT NULL, filename TEXT NOT NULL, PRIMARY KEY (hash, filename)
+) WITHOUT ROWID;
+
+-- Who points at a blob: a node (at one version, commit_seq, or at every version when NULL) or
+-- an operation artifact. These rows decide reachability; no count is kept.
+CREATE TABLE IF NOT EXISTS blob_refs (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('node', 'artifact')),
+    owner TEXT NOT NULL,
+    commit_seq INTEGER,
+    role TEXT NOT NULL CHECK (role IN ('attachment', 'inline-image', 'log', 'report')),
+    created_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS blob_refs_unique
+    ON blob_refs (hash, kind, owner, IFNULL(commit_seq, -1), role);
+CREATE INDEX IF NOT EXISTS blob_refs_by_owner ON blob_refs (kind, owner);
+"""
+
+
+@migration(3, "content-aware storage: blobs, their names and references")
+def _v3(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V3.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
