@@ -10,7 +10,17 @@ from collections.abc import Callable
 
 import typer
 
-from isometry.cli import engine, history, lineage, maintenance, merging, ops, reading, repository
+from isometry.cli import (
+    engine,
+    history,
+    lineage,
+    maintenance,
+    merging,
+    ops,
+    reading,
+    repository,
+    storage,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -51,6 +61,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("grant", engine.grant),
     ("gc", maintenance.gc),
     ("fsck", maintenance.fsck),
+    ("cat", storage.cat),
 )
 OPS_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("list", ops.list_),
@@ -60,6 +71,12 @@ OPS_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("resume", ops.resume),
     ("cancel", ops.cancel),
     ("log", ops.log),
+)
+STORAGE_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("put", storage.put),
+    ("stats", storage.stats),
+    ("gc", storage.gc),
+    ("verify", storage.verify),
 )
 
 for name, command in COMMANDS:
@@ -74,6 +91,16 @@ ops_app = typer.Typer(
 for name, command in OPS_COMMANDS:
     ops_app.command(name)(command)
 app.add_typer(ops_app, name="ops")
+
+storage_app = typer.Typer(
+    name="storage",
+    help="The blob store: put files, stats, gc unreferenced blobs, verify; see also cat.",
+    no_args_is_help=True,
+    context_settings=CONTEXT,
+)
+for name, command in STORAGE_COMMANDS:
+    storage_app.command(name)(command)
+app.add_typer(storage_app, name="storage")
 
 
 def run() -> None:
