@@ -1,7 +1,7 @@
 """The benchmarks of the issues, each against its peers in the same run.
 
-``python -m bench.run [--suite all|store|imports] [--n N] [--seed S] [--json PATH]
-[--skip-peer]`` runs, by default, both suites at n = 1,000,000, the store suite first:
+``python -m bench.run [--suite all|store|imports|content] [--n N] [--seed S] [--json PATH]
+[--skip-peer]`` runs, by default, every suite at n = 1,000,000, store, imports, content:
 
 * ``store``: our store and doltlite, same workload. Our side runs in this process, the
   doltlite side in a fresh interpreter (libdoltlite replaces the SQLite of any process that
@@ -11,8 +11,12 @@
   (raw ``executemany``, doltlite, sqlite-utils, dlt), plus the queue, lineage and
   resume-after-SIGKILL workloads (:mod:`bench.imports`); every figure in
   ``bench/out/imports.json``.
+* ``content``: the blob store (:mod:`bench.content`): a 1 GB file against ``sha256sum``, the
+  fixtures' dedup against their own hashes, 100,000 small blobs per second; full size at
+  n >= 100,000 (capped there), scaled down below; every figure in ``bench/out/content.json``.
 
-``--json PATH`` also writes the results there (both suites: ``{"store": ..., "imports": ...}``).
+``--json PATH`` also writes the results there (all suites: ``{"store": ..., "imports": ...,
+"content": ...}``).
 Ratios are reported, never asserted: a figure over its target is shown, not raised; a wrong
 result fails the run.
 """
@@ -35,6 +39,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.content import render as render_content
+from bench.content import run_content
 from bench.doltlite_side import run_peer_isolated
 from bench.imports import render as render_imports
 from bench.imports import run_imports
@@ -47,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 RESULTS = OUT / "results.json"
 IMPORT_RESULTS = OUT / "imports.json"
+CONTENT_RESULTS = OUT / "content.json"
 
 
 @dataclass(frozen=True)
@@ -313,6 +320,33 @@ def run_import_suite(
     return results
 
 
+def run_content_suite(
+    args: argparse.Namespace, facts: dict[str, Any], code: dict[str, Any]
+) -> dict[str, Any]:
+    """The content suite (``bench/content.py``), in this process; prints its figures and
+    writes ``bench/out/content.json``."""
+    base = (
+        args.workdir / "content"
+        if args.workdir is not None
+        else Path(tempfile.mkdtemp(prefix="isometry-content-"))
+    )
+    started = time.perf_counter()
+    print(f"content: n={args.n:,} (full size at n >= 100,000)", flush=True)
+    try:
+        figures = run_content(args.n, base, args.seed, say=lambda text: print(text, flush=True))
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+    total_wall = time.perf_counter() - started
+    print()
+    print(render_content(figures))
+    print(f"wall: content suite {total_wall:,.1f} s")
+    results = {"machine": facts, "code": code, **figures, "wall_seconds": total_wall}
+    _write(CONTENT_RESULTS, results)
+    print(f"results: {CONTENT_RESULTS}", flush=True)
+    return results
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -322,7 +356,7 @@ def _write(path: Path, results: dict[str, Any]) -> None:
     path.write_text(json.dumps(results, indent=2) + "\n")
 
 
-SUITES = ("all", "store", "imports")
+SUITES = ("all", "store", "imports", "content")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -335,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--suite",
         choices=SUITES,
         default="all",
-        help="store (vs doltlite), imports (vs four loaders), or all: store then imports",
+        help="store (vs doltlite), imports (vs four loaders), content (blobs), or all of them",
     )
     parser.add_argument(
         "--n", type=int, default=1_000_000, help="nodes to load / records to import (>= 1000)"
@@ -372,8 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if results:
             print()
         results["imports"] = run_import_suite(args, facts, code)
+    if args.suite in ("all", "content"):
+        if results:
+            print()
+        results["content"] = run_content_suite(args, facts, code)
     if args.json is not None:
-        # One suite: its results as they are; both: {"store": ..., "imports": ...}.
+        # One suite: its results as they are; all: {"store": ..., "imports": ..., "content": ...}.
         _write(args.json, results if args.suite == "all" else results[args.suite])
         print(f"results also in {args.json}")
     return 0

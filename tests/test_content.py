@@ -28,6 +28,7 @@ from isometry.errors import (
     InvalidContentRequest,
     InvalidHash,
     QuotaExceeded,
+    SourceUnreadable,
 )
 from isometry.store.connection import Database
 from isometry.store.migrations import migrate
@@ -504,3 +505,131 @@ def test_migration_3_creates_the_tables(db: Database) -> None:
             "INSERT INTO blob_refs (hash, kind, owner, role, created_at)"
             " VALUES ('h', 'edge', 'o', 'log', 't')"
         )
+
+
+# -- batches ------------------------------------------------------------------------------------
+
+
+def test_store_many_stores_dedups_and_names_like_store(store: ContentStore, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2 * MiB + 5))  # streamed: larger than one chunk
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(TEXT)
+    held = store.store(PNG, "held.png")
+    refs = store.store_many(
+        [(TEXT, "a.txt"), (copy, None), (PNG, "again.png"), (big, None), (big, "big2.bin")],
+        metadata={"source": "batch"},
+    )
+    big_hash = sha(big.read_bytes())
+    assert [r.hash for r in refs] == [sha(TEXT), sha(TEXT), held.hash, big_hash, big_hash]
+    assert [r.duplicate for r in refs] == [False, True, True, False, True]
+    assert refs[0].compression == "zstd"
+    assert refs[3].compression == "raw"
+    assert store.read(refs[0].hash) == TEXT
+    assert store.read(refs[3].hash) == big.read_bytes()
+    info = store.info(sha(TEXT))
+    assert info.stores == 2
+    assert info.names == ["a.txt", "copy.txt"]
+    assert info.metadata == {"source": "batch"}
+    assert store.info(held.hash).names == ["again.png", "held.png"]
+    assert sorted(store.backend.list()) == sorted({sha(TEXT), held.hash, refs[3].hash})
+    assert isinstance(store.backend, LocalBackend)
+    assert list((store.backend.root / STAGING).iterdir()) == []
+    assert store.stats().dedup_saved_bytes == len(TEXT) + len(PNG) + big.stat().st_size
+    assert store.store_many([]) == []
+
+
+def test_store_many_of_more_than_one_burst(store: ContentStore) -> None:
+    blobs = [i.to_bytes(4, "big") + os.urandom(1000 + i) for i in range(600)]
+    refs = store.store_many((b, f"{i}.bin") for i, b in enumerate(blobs))
+    assert [r.hash for r in refs] == [sha(b) for b in blobs]
+    assert store.stats().blobs == 600
+    assert all(store.read(sha(b)) == b for b in blobs[::50])
+
+
+def test_store_many_restores_a_lost_file(store: ContentStore) -> None:
+    ref = store.store(TEXT, "t.txt")
+    assert isinstance(store.backend, LocalBackend)
+    path = store.backend.path_of(ref.hash)
+    path.chmod(0o644)
+    path.unlink()
+    again = store.store_many([(TEXT, "t.txt")])
+    assert again[0].duplicate
+    assert store.read(ref.hash) == TEXT
+
+
+@pytest.mark.parametrize("quota", ["blob", "total"])
+def test_store_many_refusal_stores_nothing_of_the_batch(
+    store: ContentStore, db: Database, tmp_path: Path, quota: str
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 * MiB))
+    if quota == "blob":
+        store.max_blob_size = 2 * MiB
+    else:
+        store.max_total_bytes = 2 * MiB
+    items: list[tuple[Any, str | None]] = [(os.urandom(1000), "ok.bin"), (TEXT, "t.txt")]
+    with pytest.raises(QuotaExceeded):
+        store.store_many([*items, (big, None)])
+    _nothing_written(store, db)
+    with pytest.raises(QuotaExceeded):
+        store.store_many([*items, (os.urandom(3 * MiB), "mem.bin")])
+    _nothing_written(store, db)
+    with pytest.raises(QuotaExceeded):
+        store.store_many([*items, (io.BytesIO(big.read_bytes()), "stream.bin")])
+    _nothing_written(store, db)
+    assert len(store.store_many(items)) == 2
+
+
+def test_store_many_unreadable_file_stores_nothing(
+    store: ContentStore, db: Database, tmp_path: Path
+) -> None:
+    with pytest.raises(SourceUnreadable):
+        store.store_many([(TEXT, "t.txt"), (tmp_path / "absent.txt", None)])
+    _nothing_written(store, db)
+
+
+def test_store_many_fsyncs_each_file_and_each_touched_folder_before_the_commit(
+    store: ContentStore, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        rows_now = db.conn.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
+        committed = rows_now and not db.conn.in_transaction
+        assert not committed, "a row became visible before its blob was durable"
+        synced.append(target)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    blobs = [os.urandom(2000) for _ in range(40)]
+    refs = store.store_many((b, None) for b in blobs)
+    assert isinstance(store.backend, LocalBackend)
+    root = store.backend.root
+    files = [s for s in synced if s.startswith(str(root / STAGING / "put-"))]
+    folders = {str(root / r.hash[:2]) for r in refs}
+    assert len(files) == len(blobs)
+    assert sorted(s for s in synced if s in folders) == sorted(folders)
+    assert len(synced) == len(files) + len(folders) + 1  # and the root, once
+
+
+def test_fast_mime_detection_answers_as_puremagic() -> None:
+    import random
+
+    import puremagic
+
+    from isometry.content.codec import _identify
+
+    rng = random.Random(7)
+    samples = [TEXT, PNG, JPEG, PDF, b"PK\x03\x04" + bytes(300), b"GIF89a" + bytes(40)]
+    samples += [rng.randbytes(rng.randint(1, 12_000)) for _ in range(200)]
+    for data in samples:
+        try:
+            expected = puremagic.from_string(data, mime=True)
+        except puremagic.PureError:
+            with pytest.raises(puremagic.PureError):
+                _identify(data)
+            continue
+        assert _identify(data) == expected

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -41,8 +41,16 @@ class Staging(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def commit(self, blob_hash: str) -> bool:
-        """Place the blob under its name; False when that name already held one (kept)."""
+    def seal(self) -> None:
+        """Make the bytes written durable (fsync) and close them for writing; safe to call
+        from another thread, once nothing more is written. ``commit`` seals if need be."""
+        ...
+
+    def commit(self, blob_hash: str, *, sync: bool = True) -> bool:
+        """Place the blob under its name; False when that name already held one (kept).
+
+        ``sync=False`` leaves the folder entry to a later ``Backend.sync`` (a batch makes one
+        fsync per touched folder); the blob's bytes are durable either way."""
         ...
 
     def abort(self) -> None:
@@ -52,6 +60,11 @@ class Staging(Protocol):
 
 class Backend(Protocol):
     def stage(self) -> Staging: ...
+
+    def sync(self, blob_hashes: Iterable[str]) -> None:
+        """Make the names of blobs committed with ``sync=False`` durable: one fsync per
+        folder they are in (and of the root)."""
+        ...
 
     def put(self, blob_hash: str, data: bytes | BinaryIO) -> bool:
         """Store ``data`` under ``blob_hash``; False when it was there already (kept as is)."""
@@ -104,7 +117,10 @@ class _MemoryStaging:
             raise ContentError("write to a staged blob already committed or aborted")
         self._buffer.write(data)
 
-    def commit(self, blob_hash: str) -> bool:
+    def seal(self) -> None:
+        pass
+
+    def commit(self, blob_hash: str, *, sync: bool = True) -> bool:
         check_hash(blob_hash)
         if self._buffer is None:
             raise ContentError("commit of a staged blob already committed or aborted")
@@ -128,6 +144,10 @@ class MemoryBackend:
 
     def stage(self) -> Staging:
         return _MemoryStaging(self)
+
+    def sync(self, blob_hashes: Iterable[str]) -> None:
+        for blob_hash in blob_hashes:
+            check_hash(blob_hash)
 
     def put(self, blob_hash: str, data: bytes | BinaryIO) -> bool:
         return put_via_staging(self, blob_hash, data)
@@ -173,45 +193,56 @@ class _LocalStaging:
         self._backend = backend
         fd, name = tempfile.mkstemp(dir=backend.root / STAGING, prefix="put-", suffix=".tmp")
         self._path = Path(name)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")
+        self._file: BinaryIO | None = os.fdopen(fd, "wb")  # None once sealed
         self._written = 0
+        self._done = False  # committed or aborted
 
     @property
     def written(self) -> int:
         return self._written
 
     def write(self, data: bytes) -> None:
-        if self._file is None:
-            raise ContentError("write to a staged blob already committed or aborted")
+        if self._file is None or self._done:
+            raise ContentError("write to a staged blob already sealed, committed or aborted")
         self._file.write(data)
         self._written += len(data)
 
-    def commit(self, blob_hash: str) -> bool:
-        if self._file is None:
+    def seal(self) -> None:
+        if self._file is None or self._done:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
+            self._file = None
+
+    def commit(self, blob_hash: str, *, sync: bool = True) -> bool:
+        if self._done:
             raise ContentError("commit of a staged blob already committed or aborted")
         try:
             target = self._backend.path_of(blob_hash)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
+            self.seal()
+            self._done = True
             if target.exists():
                 # Same name, same content: the blob already there is kept, never replaced.
                 self._path.unlink()
                 return False
             created = not target.parent.exists()
             target.parent.mkdir(exist_ok=True)
-            if created:
+            if created and sync:
                 _fsync_dir(self._backend.root)
             os.chmod(self._path, 0o444)
             os.replace(self._path, target)
-            _fsync_dir(target.parent)
+            if sync:
+                _fsync_dir(target.parent)
             return True
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
+        self._done = True
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -254,6 +285,13 @@ class LocalBackend:
 
     def stage(self) -> Staging:
         return _LocalStaging(self)
+
+    def sync(self, blob_hashes: Iterable[str]) -> None:
+        folders = sorted({self.path_of(h).parent for h in blob_hashes})
+        if folders:
+            _fsync_dir(self.root)  # a fan-out folder may be new
+        for folder in folders:
+            _fsync_dir(folder)
 
     def put(self, blob_hash: str, data: bytes | BinaryIO) -> bool:
         if self.has(blob_hash):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import puremagic
+import puremagic.main as _pm
 import zstandard
 
 from isometry.errors import BlobCorrupt
@@ -67,7 +68,7 @@ def detect_mime(head: bytes, filename: str) -> str:
     found = ""
     if head:
         try:
-            found = puremagic.from_string(head, mime=True)
+            found = _identify(head)
         except (puremagic.PureError, ValueError, OSError):
             found = ""
     if not found:
@@ -75,6 +76,52 @@ def detect_mime(head: bytes, filename: str) -> str:
     if guessed and _refines(found, guessed):
         return guessed
     return found
+
+
+def _header_index() -> dict[tuple[int, int], dict[bytes, list[tuple[int, Any]]]]:
+    """puremagic's header signatures grouped by (offset, length): one slice and one dict
+    lookup per group instead of one comparison per signature (136 groups, 1,437 rows)."""
+    index: dict[tuple[int, int], dict[bytes, list[tuple[int, Any]]]] = {}
+    for number, row in enumerate(_pm.magic_header_array):
+        group = index.setdefault((row.offset, len(row.byte_match)), {})
+        group.setdefault(row.byte_match, []).append((number, row))
+    return index
+
+
+_HEADERS = _header_index()
+
+
+def _identify(data: bytes) -> str:
+    """``puremagic.from_string(data, mime=True)``, same answer, about ten times faster: the
+    header signatures are looked up by group (see ``_header_index``); the footer and the
+    multi-part signatures are checked as puremagic checks them."""
+    header, footer = data[: _pm.max_head], data[-_pm.max_foot :]
+    if not header:
+        raise ValueError("Input was empty")
+    found: list[tuple[int, Any]] = []
+    for (offset, length), group in _HEADERS.items():
+        if offset + length <= len(header):
+            found.extend(group.get(header[offset : offset + length], ()))
+    matches = [row for _, row in sorted(found, key=lambda pair: pair[0])]
+    for row in _pm.magic_footer_array:
+        end = row.offset + len(row.byte_match)
+        area = footer[row.offset : end] if end != 0 else footer[row.offset :]
+        if area == row.byte_match:
+            matches.append(row)
+    extra: set[Any] = set()
+    for matched in matches:
+        for row in _pm.multi_part_dict.get(matched.byte_match, ()):
+            end = row.offset + len(row.byte_match)
+            if row.offset < 0:
+                area = footer[row.offset : end] if end != 0 else footer[row.offset :]
+                if area == row.byte_match:
+                    extra.add(_pm.PureMagic(matched.byte_match + row.byte_match, row.offset,
+                                            row.extension, row.mime_type, row.name))  # fmt: skip
+            elif end <= len(header) and header[row.offset : end] == row.byte_match:
+                extra.add(_pm.PureMagic(header[matched.offset : end], row.offset,
+                                        row.extension, row.mime_type, row.name))  # fmt: skip
+    matches.extend(list(extra))
+    return str(_pm._confidence(matches, None)[0].mime_type)
 
 
 def _refines(found: str, guessed: str) -> bool:

@@ -7,12 +7,15 @@ holds the write lock too) never mistakes a store in flight for an orphan.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
+import os
 import random
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -49,6 +52,12 @@ KINDS = frozenset({"node", "artifact"})
 ROLES = frozenset({"attachment", "inline-image", "log", "report"})
 Source = bytes | bytearray | memoryview | Path | BinaryIO
 _BLOB_COLUMNS = "hash, size, stored_size, mime_type, compression"
+# A batch writes its staging files, then fsyncs them in bursts of MAX_IN_FLIGHT files (or
+# MAX_PENDING_BYTES) in worker threads: fsync releases the GIL and the file system commits
+# concurrent fsyncs together; creating files while fsyncs run would make both wait.
+SYNC_WORKERS = 8
+MAX_IN_FLIGHT = 256
+MAX_PENDING_BYTES = 64 << 20
 
 
 def _read_up_to(stream: BinaryIO, limit: int) -> bytes:
@@ -64,6 +73,84 @@ def _read_up_to(stream: BinaryIO, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _encode(
+    data: bytes, blob_hash: str, filename: str, mime_type: str | None
+) -> tuple[bytes, BlobRef]:
+    """A blob held in memory, encoded as ``ContentStore._stage`` writes it."""
+    head = data[:CHUNK]
+    mime = mime_type or codec.detect_mime(head, filename)
+    if codec.worth_compressing(head, mime):
+        packed = zstandard.ZstdCompressor(level=codec.ZSTD_LEVEL).compress(data)
+        encoded, compression = codec.ZSTD + packed, "zstd"
+    else:
+        encoded, compression = codec.RAW + data, "raw"
+    return encoded, BlobRef(blob_hash, len(data), len(encoded), mime, False, compression)
+
+
+def _write_staged(backend: Backend, encoded: bytes) -> Staging:
+    """A staging file holding ``encoded`` (sealed later, with others, by ``_drain``)."""
+    staging = backend.stage()
+    try:
+        staging.write(encoded)
+    except BaseException:
+        staging.abort()
+        raise
+    return staging
+
+
+def _done(staging: Staging) -> Future[Staging]:
+    future: Future[Staging] = Future()
+    future.set_result(staging)
+    return future
+
+
+def _sealed(staging: Staging) -> Staging:
+    try:
+        staging.seal()
+    except BaseException:
+        staging.abort()
+        raise
+    return staging
+
+
+def _drain(pool: ThreadPoolExecutor, batch: _Batch) -> None:
+    """Wait for every staging file in flight, then fsync them all together (creating files
+    while fsyncs run makes both wait on the journal); the first error is raised once all
+    are done."""
+    written, batch.pending, batch.pending_bytes = batch.pending, [], 0
+    wait([future for future, _ in written])
+    pending = [
+        (pool.submit(_sealed, future.result()) if future.exception() is None else future, h)
+        for future, h in written
+    ]
+    batch.pending = pending
+    wait([future for future, _ in pending])
+    batch.pending = []
+    error: BaseException | None = None
+    for future, blob_hash in pending:
+        problem = future.exception()
+        if problem is not None:
+            error = error or problem
+        elif blob_hash is None:
+            batch.dropped.append(future.result())
+        else:
+            batch.staged.append((future.result(), blob_hash))
+    if error is not None:
+        raise error
+
+
+def _commit_all(batch: _Batch) -> None:
+    """Rename every staging file into place (serially: renames in threads contend on the
+    folder locks and are slower here); ``batch.placed`` lists the ones placed."""
+    for staging, blob_hash in batch.staged:
+        if staging.commit(blob_hash, sync=False):
+            batch.placed.append(blob_hash)
+
+
+def _name_of(source: Source) -> str:
+    return source.name if isinstance(source, Path) else ""
+
+
 def _human(size: int) -> str:
     if size < 1024:
         return f"{size} bytes"
@@ -73,6 +160,21 @@ def _human(size: int) -> str:
         if scaled < 1024 or unit == "GiB":
             break
     return f"{scaled:.1f} {unit} ({size} bytes)"
+
+
+@dataclasses.dataclass
+class _Batch:
+    """What a ``store_many`` has done so far."""
+
+    room: int | None = None  # stored bytes still allowed (None: no total quota)
+    results: list[BlobRef] = dataclasses.field(default_factory=list)
+    refs: dict[str, BlobRef] = dataclasses.field(default_factory=dict)  # by hash, this batch
+    staged: list[tuple[Staging, str]] = dataclasses.field(default_factory=list)  # to place
+    dropped: list[Staging] = dataclasses.field(default_factory=list)  # duplicates once hashed
+    placed: list[str] = dataclasses.field(default_factory=list)
+    # Being written and fsynced in worker threads: (staging, its hash; None: to drop).
+    pending: list[tuple[Future[Staging], str | None]] = dataclasses.field(default_factory=list)
+    pending_bytes: int = 0
 
 
 class ContentStore:
@@ -136,6 +238,172 @@ class ContentStore:
                 return self._store_stream(stream, filename, mime_type, extra)
         return self._store_stream(source, filename, mime_type, extra)
 
+    def store_many(
+        self,
+        items: Iterable[tuple[Source, str | None]],
+        *,
+        mime_type: str | None = None,
+        metadata: Mapping[str, JSON] | None = None,
+    ) -> list[BlobRef]:
+        """Store many blobs (each with its file name; None: a path's own name) in one database
+        transaction, one ``BlobRef`` per item in order.
+
+        Same guarantees as ``store``, paid once per batch: each blob goes through a staging
+        file that is fsynced (in worker threads, while the next ones are read), then, once
+        every item has passed its quotas, renamed into place, then one fsync per touched
+        fan-out folder, then the commit: no row ever names a blob that is not durable. A
+        refusal or an error stores nothing: no row, no file.
+        """
+        extra = dict(metadata or {})
+        pool = ThreadPoolExecutor(SYNC_WORKERS, thread_name_prefix="isometry-fsync")
+        batch = _Batch()
+        try:
+            with self.db.transaction() as conn:
+                try:
+                    if self.max_total_bytes is not None:
+                        used = conn.execute(
+                            "SELECT COALESCE(SUM(stored_size), 0) FROM blobs"
+                        ).fetchone()[0]
+                        batch.room = self.max_total_bytes - int(used)
+                    for source, given in items:
+                        filename = given if given is not None else _name_of(source)
+                        self._batch_one(conn, pool, batch, source, filename, mime_type, extra)
+                    _drain(pool, batch)
+                    _commit_all(batch)
+                    self.backend.sync(batch.placed)
+                except BaseException:
+                    wait([future for future, _ in batch.pending])
+                    for future, _ in batch.pending:
+                        if not future.cancelled() and future.exception() is None:
+                            batch.dropped.append(future.result())
+                    for staging in [s for s, _ in batch.staged] + batch.dropped:
+                        staging.abort()
+                    for blob_hash in batch.placed:
+                        self.backend.delete(blob_hash)
+                    raise
+        finally:
+            pool.shutdown(wait=True)
+        for staging in batch.dropped:
+            staging.abort()
+        return batch.results
+
+    def _batch_one(
+        self,
+        conn: sqlite3.Connection,
+        pool: ThreadPoolExecutor,
+        batch: _Batch,
+        source: Source,
+        filename: str,
+        mime_type: str | None,
+        extra: dict[str, JSON],
+    ) -> None:
+        data = self._small(source, filename)
+        if data is not None:
+            blob_hash = hashlib.sha256(data).hexdigest()
+            known = self._batch_known(conn, blob_hash, filename, extra, batch.refs)
+            if known is not None:
+                batch.results.append(known)
+                return  # nothing to copy
+            encoded, found = _encode(data, blob_hash, filename, mime_type)
+            if batch.room is not None and len(encoded) > batch.room:
+                raise self._refuse_total(filename, len(encoded), batch.room)
+            batch.pending.append((_done(_write_staged(self.backend, encoded)), blob_hash))
+            batch.pending_bytes += len(encoded)
+        else:
+            staging, found = self._stage_large(source, filename, mime_type, batch.room)
+            known = self._batch_known(conn, found.hash, filename, extra, batch.refs)
+            batch.pending.append((_done(staging), None if known is not None else found.hash))
+            if known is not None:
+                batch.results.append(known)
+                return
+        ref = self._record_new(conn, found, filename, extra)
+        if batch.room is not None and not ref.duplicate:
+            batch.room -= found.stored_size
+        batch.refs[found.hash] = ref
+        batch.results.append(ref)
+        if len(batch.pending) >= MAX_IN_FLIGHT or batch.pending_bytes >= MAX_PENDING_BYTES:
+            _drain(pool, batch)
+
+    def _small(self, source: Source, filename: str) -> bytes | None:
+        """The bytes of a source held in memory or of a file of at most one chunk (checked
+        against the blob size quota before reading); None for anything larger or a stream."""
+        if isinstance(source, bytes | bytearray | memoryview):
+            self._check_size(len(source), filename)
+            return bytes(source)
+        if not isinstance(source, Path):
+            return None
+        try:
+            with source.open("rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                self._check_size(size, filename)
+                if size > CHUNK:
+                    return None
+                data = _read_up_to(stream, CHUNK + 1)
+        except OSError as error:
+            raise SourceUnreadable(f"{source}: cannot read: {error.strerror}") from None
+        self._check_size(len(data), filename)
+        return data if len(data) <= CHUNK else None
+
+    def _stage_large(
+        self, source: Source, filename: str, mime_type: str | None, room: int | None
+    ) -> tuple[Staging, BlobRef]:
+        if not isinstance(source, Path):
+            assert not isinstance(source, bytes | bytearray | memoryview)
+            return self._stage(source, filename, mime_type, room)
+        try:
+            stream = source.open("rb")
+        except OSError as error:
+            raise SourceUnreadable(f"{source}: cannot read: {error.strerror}") from None
+        with stream:
+            self._check_size(os.fstat(stream.fileno()).st_size, filename)
+            return self._stage(stream, filename, mime_type, room)
+
+    def _batch_known(
+        self,
+        conn: sqlite3.Connection,
+        blob_hash: str,
+        filename: str,
+        extra: dict[str, JSON],
+        batch: dict[str, BlobRef],
+    ) -> BlobRef | None:
+        """Inside a batch: record another store of a blob stored earlier in it, or held with
+        its file present; else None."""
+        ref = batch.get(blob_hash)
+        if ref is None:
+            row = conn.execute(
+                f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE hash = ?", (blob_hash,)
+            ).fetchone()
+            if row is None or not self.backend.has(blob_hash):
+                return None
+            ref = BlobRef(row[0], row[1], row[2], row[3], True, row[4])
+            batch[blob_hash] = ref
+        self._record_duplicate(conn, blob_hash, filename, extra)
+        return ref if ref.duplicate else dataclasses.replace(ref, duplicate=True)
+
+    def _record_new(
+        self, conn: sqlite3.Connection, found: BlobRef, filename: str, extra: dict[str, JSON]
+    ) -> BlobRef:
+        """The row of a blob whose file is to be placed: a new one, or a lost file put back."""
+        row = conn.execute(
+            f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE hash = ?", (found.hash,)
+        ).fetchone()
+        if row is not None:
+            conn.execute(
+                "UPDATE blobs SET stored_size = ?, compression = ? WHERE hash = ?",
+                (found.stored_size, found.compression, found.hash),
+            )
+            self._record_duplicate(conn, found.hash, filename, extra)
+            return BlobRef(row[0], row[1], found.stored_size, row[3], True, found.compression)
+        now = self._now()
+        conn.execute(
+            "INSERT INTO blobs (hash, size, stored_size, compression, mime_type, created_at,"
+            " last_stored_at, stores, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            (found.hash, found.size, found.stored_size, found.compression, found.mime_type,
+             now, now, orjson.dumps(extra).decode()),
+        )  # fmt: skip
+        self._name(conn, found.hash, filename)
+        return found
+
     def _check_size(self, size: int, filename: str) -> None:
         if self.max_blob_size is not None and size > self.max_blob_size:
             raise QuotaExceeded(
@@ -162,14 +430,27 @@ class ContentStore:
     def _store_stream(
         self, stream: BinaryIO, filename: str, mime_type: str | None, extra: dict[str, JSON]
     ) -> BlobRef:
+        staging, found = self._stage(stream, filename, mime_type, self._room())
+        try:
+            return self._place(staging, found, filename, extra)
+        except BaseException:
+            staging.abort()
+            raise
+
+    def _stage(
+        self, stream: BinaryIO, filename: str, mime_type: str | None, room: int | None
+    ) -> tuple[Staging, BlobRef]:
+        """Write the encoded bytes to a staging file, hashing as they go; refused (and the
+        staging file removed) as soon as a quota is passed."""
         head = _read_up_to(stream, CHUNK)
         mime = mime_type or codec.detect_mime(head, filename)
         compress = codec.worth_compressing(head, mime)
-        room = self._room()
         staging = self.backend.stage()
         try:
             staging.write(codec.ZSTD if compress else codec.RAW)
-            packer = zstandard.ZstdCompressor(level=codec.ZSTD_LEVEL).compressobj()
+            packer = (
+                zstandard.ZstdCompressor(level=codec.ZSTD_LEVEL).compressobj() if compress else None
+            )
             digest = hashlib.sha256()
             size = 0
             chunk = head
@@ -177,13 +458,13 @@ class ContentStore:
                 digest.update(chunk)
                 size += len(chunk)
                 self._check_size(size, filename)
-                out = packer.compress(chunk) if compress else chunk
+                out = packer.compress(chunk) if packer is not None else chunk
                 if out:
                     staging.write(out)
                 if room is not None and staging.written > room:
                     raise self._refuse_total(filename, staging.written, room)
                 chunk = stream.read(CHUNK)
-            if compress:
+            if packer is not None:
                 staging.write(packer.flush())
             if room is not None and staging.written > room:
                 raise self._refuse_total(filename, staging.written, room)
@@ -191,7 +472,7 @@ class ContentStore:
                 digest.hexdigest(), size, staging.written, mime, False,
                 "zstd" if compress else "raw",
             )  # fmt: skip
-            return self._place(staging, found, filename, extra)
+            return staging, found
         except BaseException:
             staging.abort()
             raise
