@@ -235,6 +235,7 @@ def test_show_prints_every_field(cli: Cli) -> None:
         "status": "todo",
         "tags": ["x", "y"],
         "properties": {"k": "v"},
+        "attachments": [],
     }
     human = cli("show", "a").stdout
     assert "properties.k" in human

@@ -430,7 +430,7 @@ def store_files(
             sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         )
     ]
-    return [store.store(path, path.name, metadata=metadata) for path in files]
+    return store.store_many([(path, path.name) for path in files], metadata=metadata)
 
 
 def blob_stats(repo: Repository) -> BlobStats:
@@ -475,3 +475,27 @@ def read_blob(repo: Repository, blob_hash: str, out: BinaryIO | Path) -> int:
         partial.unlink(missing_ok=True)
         raise
     return written
+
+
+def attachments(repo: Repository, node: str, *, at: str = "main") -> list[dict[str, JSON]]:
+    """The files linked to a node, newest version first: hash, role, names, MIME type, size,
+    and the commit of the node version that linked each (the versions visible at ``at``)."""
+    seq = repo.resolve(at)
+    store = content_store(repo)
+    found: list[dict[str, JSON]] = []
+    for ref in reversed(store.references_of("node", node)):
+        if ref.commit_seq is not None and not repo.graph.is_ancestor(ref.commit_seq, seq):
+            continue
+        info = store.info(ref.hash)
+        found.append(
+            {
+                "hash": ref.hash,
+                "role": ref.role,
+                "names": info.names,
+                "mime_type": info.ref.mime_type,
+                "size": info.ref.size,
+                "commit": repo.graph.get(ref.commit_seq).id if ref.commit_seq is not None else None,
+                "link": f"attachment:{ref.hash}",
+            }
+        )
+    return found

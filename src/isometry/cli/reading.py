@@ -49,10 +49,11 @@ def show(
     json_out: JsonOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Show every field of one node."""
+    """Show every field of one node, and the files linked to it."""
     with session(repo, as_json=json_out, debug=debug) as run:
         kind, row = api.show(run.repo, node, at=at)
-        run.emit({"kind": kind, **row}, render.show(kind, row))
+        files = api.attachments(run.repo, node, at=at) if kind == "node" else []
+        run.emit({"kind": kind, **row, "attachments": files}, render.show(kind, row, files))
 
 
 def blame(

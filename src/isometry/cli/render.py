@@ -309,7 +309,9 @@ def flat_fields(row: Mapping[str, JSON]) -> list[tuple[str, JSON]]:
     return out
 
 
-def show(kind: str, row: Mapping[str, JSON]) -> RenderableType:
+def show(
+    kind: str, row: Mapping[str, JSON], files: Sequence[Mapping[str, JSON]] = ()
+) -> RenderableType:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
@@ -319,7 +321,20 @@ def show(kind: str, row: Mapping[str, JSON]) -> RenderableType:
         else:
             text = data if isinstance(data, str) else orjson.dumps(data).decode()
         table.add_row(Text(name), Text(text))
-    return Group(Text(f"{kind} {row.get('id')}", "bold"), table)
+    parts: list[RenderableType] = [Text(f"{kind} {row.get('id')}", "bold"), table]
+    if files:
+        listed = new_table("attachment", "role", "type", "size", "link")
+        for item in files:
+            names = item.get("names") or []
+            listed.add_row(
+                Text(", ".join(str(n) for n in names) if isinstance(names, list) else ""),
+                Text(str(item["role"])),
+                Text(str(item["mime_type"])),
+                Text(f"{item['size']} B"),
+                Text(str(item["link"])[:24] + "…", "yellow"),
+            )
+        parts.append(listed)
+    return Group(*parts)
 
 
 def blame(lines: Sequence[BlameLine]) -> RenderableType:

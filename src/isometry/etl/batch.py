@@ -13,7 +13,7 @@ import orjson
 from isometry.errors import ModelError
 from isometry.lineage.records import Origin
 from isometry.model import JSON, RowKind, edge_row, node_row
-from isometry.sources.base import Draft, Item, Locator
+from isometry.sources.base import Attachment, Draft, Item, Locator
 from isometry.vcs.ops import Upsert
 from isometry.vcs.rows import Key
 
@@ -39,6 +39,7 @@ class Batch:
     filtered: int = 0
     skipped: int = 0  # unchanged at the source since it was last imported
     seen: list[str] = field(default_factory=list)  # every valid node id, written or not
+    attachments: dict[str, tuple[Attachment, ...]] = field(default_factory=dict)
 
     @property
     def node_keys(self) -> list[str]:
@@ -109,6 +110,8 @@ def build(
         batch.origin_of[id(node_op)] = origin
         batch.origins[key] = origin
         batch.hashes[key] = item.source_hash
+        if item.attachments:
+            batch.attachments[key[1]] = item.attachments
         for edge in edges:
             edge_key = (RowKind.EDGE, str(edge["id"]))
             edge_op = Upsert(RowKind.EDGE, edge)

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from isometry.clock import stamp
+from isometry.content.store import ContentStore
 from isometry.errors import (
     InvalidTransition,
     IsometryError,
@@ -26,6 +27,7 @@ from isometry.errors import (
 from isometry.etl import checkpoints, operations, settings
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Accessor, Grants
+from isometry.etl.attachments import store_attachments
 from isometry.etl.batch import Batch, build, quarantine_rows
 from isometry.etl.heartbeat import Heartbeat
 from isometry.etl.limits import Limits, peak_rss_bytes
@@ -121,11 +123,19 @@ class Executor:
     ) -> None:
         self.should_stop = should_stop
         self.repo = repo
+        self._content: ContentStore | None = None
         self.author = author
         self.owner = owner or operations.owner_name()
         self.on_progress = on_progress
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def content(self) -> ContentStore:
+        """The repository's blob store, opened when an operation first needs it."""
+        if self._content is None:
+            self._content = ContentStore.open(self.repo.path, self.repo.db, self.repo.clock)
+        return self._content
 
     def now(self) -> datetime:
         return self.repo.clock.now()
@@ -360,6 +370,14 @@ class Executor:
                 ))  # fmt: skip
                 op.commits.append(commit.id)
                 run.head = commit.seq
+                if batch.attachments:
+                    written = [key for (kind, key), _, new in changes
+                               if kind is RowKind.NODE and new is not None]  # fmt: skip
+                    origins = {key: o for (kind, key), o in batch.origins.items()}
+                    lost = store_attachments(self.content, run.accessor, commit.seq, written,
+                                             batch.attachments, origins)  # fmt: skip
+                    batch.quarantined.extend(lost)
+                    counted["quarantined"] += len(lost)
             conn.executemany(
                 "INSERT INTO quarantine (op_id, locator, raw, reason, time) VALUES (?,?,?,?,?)",
                 quarantine_rows(op.id, batch.quarantined, stamp),

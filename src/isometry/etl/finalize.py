@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from isometry.errors import IsometryError, MergeInProgress
 from isometry.etl import checkpoints, operations
+from isometry.etl.attachments import store_artifacts
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
 from isometry.model import JSON, RowKind
@@ -221,3 +222,10 @@ def _close(
             conn, op.id, ex.stamp(), "error" if error and finished else "info", str(state),
             reason=error, counts=run.counts, **{k: str(v) for k, v in outcome.items()},
         )  # fmt: skip
+        if finished:
+            ended = operations.load(conn, op.id)
+            artifacts = store_artifacts(
+                ex.content, op.id, operations.read_log(conn, op.id), ended.to_json(ex.now())
+            )
+            op.result["artifacts"] = artifacts
+            operations.update(conn, op.id, result=op.result)

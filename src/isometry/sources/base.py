@@ -29,6 +29,27 @@ class Locator:
         return out
 
 
+ATTACHMENT_SCHEME = "attachment:"
+
+
+def attachment_link(digest: str) -> str:
+    """The stable way node content points at a stored file: ``attachment:<sha256 hex>``
+    (in Markdown: ``![name](attachment:...)`` or ``[name](attachment:...)``)."""
+    return ATTACHMENT_SCHEME + digest
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that belongs to a record: bytes the importer holds, or a path it found (opened
+    through the ``Opener``, so grants apply). ``role``: attachment or inline-image."""
+
+    filename: str
+    data: bytes | None = None
+    path: Path | None = None
+    role: str = "attachment"
+    mime_type: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """One source record turned into a node (and its edges), not yet validated.
@@ -44,6 +65,7 @@ class Draft:
     source_hash: str
     raw: str
     edges: tuple[Mapping[str, JSON], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

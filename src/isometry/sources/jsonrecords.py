@@ -31,6 +31,7 @@ from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.records import (
     Origin,
+    attachments_of,
     cursor_position,
     open_source,
     row_key,
@@ -175,6 +176,7 @@ def _line_item(origin: Origin, start: int, number: int, body: bytes) -> Item:
         locator=Locator(origin.file, key, number, start, len(body)),
         source_hash=sha256_hex(body),
         raw=text,
+        attachments=attachments_of(value, Path(origin.file).parent),
     )
 
 
@@ -259,6 +261,7 @@ def _document_item(origin: Origin, index: int, value: JSON) -> Item:
         locator=Locator(origin.file, key),
         source_hash=sha256_hex(raw.encode("utf-8")),
         raw=raw,
+        attachments=attachments_of(value, Path(origin.file).parent),
     )
 
 

@@ -28,7 +28,7 @@ from dateutil import parser as date_parser  # type: ignore[import-untyped]
 
 from isometry.errors import IsometryError, ModelError, SourceError, SourceUnreadable
 from isometry.model import JSON, utc_timestamp
-from isometry.sources.base import Opener, Options
+from isometry.sources.base import Attachment, Opener, Options
 
 NODE_TYPES = frozenset(
     {"note", "task", "event", "person", "bookmark", "article", "document", "spreadsheet"}
@@ -303,3 +303,31 @@ def cursor_position(cursor: JSON, names: tuple[str, ...], path: Path) -> tuple[i
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in found):
         raise SourceError(f"{path}: {cursor!r} is not a cursor for this kind of file")
     return tuple(v for v in found if isinstance(v, int))
+
+
+_ATTACHMENT_FIELDS = ("attachments", "files")
+
+
+def attachments_of(fields: Mapping[str, JSON], folder: Path) -> tuple[Attachment, ...]:
+    """Files a record names under ``attachments`` (or ``files``): paths relative to the source
+    file's folder, given as strings or as objects with ``path`` (or ``file``) and optionally
+    ``name`` and ``mime_type``. The field itself also stays in ``properties``."""
+    found: list[Attachment] = []
+    for name, value in fields.items():
+        if normal_name(name) not in _ATTACHMENT_FIELDS or not isinstance(value, list):
+            continue
+        for entry in value:
+            path, label, mime = None, None, None
+            if isinstance(entry, str):
+                path = entry
+            elif isinstance(entry, Mapping):
+                raw_path = entry.get("path", entry.get("file"))
+                path = raw_path if isinstance(raw_path, str) else None
+                raw_label = entry.get("name", entry.get("filename"))
+                label = raw_label if isinstance(raw_label, str) else None
+                raw_mime = entry.get("mime_type")
+                mime = raw_mime if isinstance(raw_mime, str) else None
+            if path:
+                target = folder / path
+                found.append(Attachment(label or target.name, path=target, mime_type=mime))
+    return tuple(found)

@@ -1,0 +1,100 @@
+"""Files that come with records: stored once in the content store, linked to the node version
+that brought them, readable back; an operation's log and report kept as artifacts."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from isometry import api
+from isometry.etl.states import State
+from isometry.vcs.repository import Repository
+
+AUTHOR = "alice"
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+def write(folder: Path, records: list[dict[str, object]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "notes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_attachments_are_stored_once_linked_and_read_back(repo: Repository, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "files").mkdir(parents=True)
+    (src / "files" / "report.pdf").write_bytes(PDF)
+    (src / "files" / "copy.pdf").write_bytes(PDF)  # the same bytes under another name
+    path = write(
+        src,
+        [
+            {"id": "a", "title": "With a PDF", "attachments": ["files/report.pdf"]},
+            {"id": "b", "title": "Same PDF again",
+             "attachments": [{"path": "files/copy.pdf", "name": "Copy.pdf"}]},
+        ],
+    )  # fmt: skip
+    op = api.import_(repo, "json-import", [path], author=AUTHOR,
+                     grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    assert op.state is State.SUCCEEDED
+    node_a = next(n for n in api.nodes(repo) if n["name"] == "With a PDF")
+    node_b = next(n for n in api.nodes(repo) if n["name"] == "Same PDF again")
+    linked_a = api.attachments(repo, str(node_a["id"]))
+    linked_b = api.attachments(repo, str(node_b["id"]))
+    assert len(linked_a) == len(linked_b) == 1
+    assert linked_a[0]["hash"] == linked_b[0]["hash"]  # one blob for both
+    assert linked_a[0]["mime_type"] == "application/pdf"
+    assert set(linked_a[0]["names"]) == {"report.pdf", "Copy.pdf"}
+    assert api.blob_stats(repo).blobs == 3  # the PDF, the operation's log and report
+    out = io.BytesIO()
+    api.read_blob(repo, str(linked_a[0]["hash"]), out)
+    assert out.getvalue() == PDF
+    assert api.blob_verify(repo).ok
+    again = api.import_(repo, "json-import", [path], author=AUTHOR,
+                        grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    assert again.counts["unchanged"] == 2
+    assert len(api.attachments(repo, str(node_a["id"]))) == 1
+
+
+def test_an_attachment_that_cannot_be_read_is_quarantined_and_the_node_kept(
+    repo: Repository, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    outside = tmp_path / "outside.pdf"
+    outside.write_bytes(PDF)
+    path = write(
+        src,
+        [
+            {"id": "a", "title": "Missing file", "attachments": ["nowhere.pdf"]},
+            {"id": "b", "title": "Outside the grant", "attachments": ["../outside.pdf"]},
+        ],
+    )
+    op = api.import_(repo, "json-import", [path], author=AUTHOR,
+                     grants=[f"file-system={src}"], base=tmp_path,
+                     config={"max_error_rate": 1.0})  # fmt: skip
+    assert op.state is State.PARTIALLY_SUCCEEDED
+    assert {n["name"] for n in api.nodes(repo)} == {"Missing file", "Outside the grant"}
+    reasons = [str(q["reason"]) for q in api.quarantine(repo, op.id)]
+    assert any("nowhere.pdf" in r for r in reasons)
+    assert any("outside" in r and "grant" in r for r in reasons)
+    assert all(not api.attachments(repo, str(n["id"])) for n in api.nodes(repo))
+
+
+def test_an_operation_keeps_its_log_and_report_as_artifacts(
+    repo: Repository, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    path = write(src, [{"id": "a", "title": "One"}])
+    op = api.import_(repo, "json-import", [path], author=AUTHOR,
+                     grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    artifacts = op.result["artifacts"]
+    log, report = io.BytesIO(), io.BytesIO()
+    api.read_blob(repo, artifacts["log"], log)
+    api.read_blob(repo, artifacts["report"], report)
+    events = [json.loads(line)["event"] for line in log.getvalue().splitlines()]
+    assert events[0] == "started"
+    assert events[-1] == "succeeded"
+    assert json.loads(report.getvalue())["id"] == op.id
+    roles = {r.role for r in api.blob_info(repo, artifacts["log"]).references}
+    assert roles == {"log"}
