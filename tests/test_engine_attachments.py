@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from isometry import api
@@ -98,3 +99,45 @@ def test_an_operation_keeps_its_log_and_report_as_artifacts(
     assert json.loads(report.getvalue())["id"] == op.id
     roles = {r.role for r in api.blob_info(repo, artifacts["log"]).references}
     assert roles == {"log"}
+
+
+def test_gc_keeps_a_file_a_tagged_commit_reaches_and_removes_one_nothing_reaches(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """Version control decides which node versions live; the blob store follows it."""
+    src = tmp_path / "src"
+    (src / "kept").mkdir(parents=True)
+    (src / "gone").mkdir(parents=True)
+    (src / "kept" / "a.pdf").write_bytes(PDF)
+    (src / "gone" / "b.pdf").write_bytes(PDF + b"another")
+    kept_src = write(src / "kept", [{"id": "a", "title": "Kept", "attachments": ["a.pdf"]}])
+    gone_src = write(src / "gone", [{"id": "b", "title": "Gone", "attachments": ["b.pdf"]}])
+    config = {"post_execution": "preserve-branch"}
+    first = api.import_(repo, "json-import", [kept_src], author=AUTHOR, config=config,
+                        grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    second = api.import_(repo, "json-import", [gone_src], author=AUTHOR, config=config,
+                         grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    assert first.branch is not None
+    assert second.branch is not None
+    api.tag(repo, "kept", first.branch)
+    api.delete_branch(repo, first.branch)
+    api.delete_branch(repo, second.branch)
+    kept_node = api.nodes(repo, at="kept")[0]
+    kept_hash = str(api.attachments(repo, str(kept_node["id"]), at="kept")[0]["hash"])
+    gone_node = str(api.lineage(repo, op_id=second.id)[0]["id"])
+    gone_hashes = {r.hash for r in api.content_store(repo).references_of("node", gone_node)}
+    assert len(gone_hashes) == 1
+    api.gc(repo, keep_unreachable=timedelta(0))
+    report = api.blob_gc(repo, grace=timedelta(0))
+    assert report.removed == 1
+    stored = _stored_hashes(repo)
+    assert kept_hash in stored
+    assert not gone_hashes & stored
+    out = io.BytesIO()
+    api.read_blob(repo, kept_hash, out)
+    assert out.getvalue() == PDF
+    assert api.blob_verify(repo).ok
+
+
+def _stored_hashes(repo: Repository) -> set[str]:
+    return {str(row[0]) for row in repo.conn.execute("SELECT hash FROM blobs")}
