@@ -218,7 +218,7 @@ def _check(ok: bool, what: str) -> None:
         raise RuntimeError(f"import anchor sanity check failed: {what}")
 
 
-def _max_rss_mb() -> float:
+def max_rss_mb() -> float:
     """Peak resident memory of this process. On Linux from VmHWM: ru_maxrss carries the
     parent's peak over fork and exec, so every child of a large parent read the parent's."""
     try:
@@ -355,7 +355,7 @@ def run_anchor(anchor: str, source: Path, workdir: Path) -> AnchorFigures:
     seconds, rows, notes = _RUNNERS[anchor](source, workdir)
     expected = _count_lines(source)
     _check(rows == expected, f"{anchor} holds {rows} rows, the file {expected} records")
-    return AnchorFigures(anchor, rows, seconds, _max_rss_mb(), _version(anchor), notes)
+    return AnchorFigures(anchor, rows, seconds, max_rss_mb(), _version(anchor), notes)
 
 
 def run_anchor_isolated(anchor: str, source: Path, workdir: Path) -> AnchorFigures:

@@ -37,7 +37,6 @@ import math
 import os
 import pstats
 import random
-import resource
 import shutil
 import signal
 import sqlite3
@@ -55,6 +54,7 @@ from bench.import_anchors import (
     ANCHOR_BATCH,
     ANCHORS,
     copy_prefix,
+    max_rss_mb,
     record_id,
     run_anchor_isolated,
     title_token,
@@ -133,20 +133,6 @@ def _check(ok: bool, what: str) -> None:
         raise RuntimeError(f"import benchmark sanity check failed: {what}")
 
 
-def _max_rss_mb() -> float:
-    """Peak resident memory of this process. On Linux from VmHWM: ru_maxrss carries the
-    parent's peak over fork and exec, so every child of a large parent read the parent's."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
-
-
 def _db_bytes(repo_path: Path) -> int:
     db = repo_path / DB_NAME
     return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
@@ -199,7 +185,7 @@ def _child_import(repo_path: Path, source: Path, n: int, batch: int | None) -> d
             config=config, base=source.parent, on_progress=phases,
         )  # fmt: skip
         seconds = time.perf_counter() - started
-        max_rss = _max_rss_mb()
+        max_rss = max_rss_mb()
         _check(op.state is State.SUCCEEDED, f"import ended {op.state}: {op.error}")
         _check(op.counts.get("inserted") == n, f"inserted {op.counts.get('inserted')} of {n}")
         _check(op.result.get("merge") in ("merged", "fast-forward"), f"merge {op.result}")
@@ -261,7 +247,7 @@ def _child_run(repo_path: Path, op_id: str, report: bool) -> dict[str, Any]:
             "seconds": seconds,
             "first_batch_seconds": phases.first_batch,
             "recovery_seconds": op.recovery_seconds,
-            "max_rss_mb": _max_rss_mb(),
+            "max_rss_mb": max_rss_mb(),
         }
     finally:
         repo.close()
