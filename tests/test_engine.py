@@ -1291,3 +1291,38 @@ def test_a_stop_request_leaves_the_operation_interrupted_and_resumable(
     fresh = api.init(tmp_path / "fresh", clock=SystemClock(), author=AUTHOR)
     assert run_import(fresh, tmp_path, path).state is State.SUCCEEDED
     assert root(repo) == root(fresh)
+
+
+def test_an_unreadable_file_in_a_folder_is_quarantined_and_the_rest_imported(
+    repo: Repository, tmp_path: Path
+) -> None:
+    folder = tmp_path / "src"
+    write_jsonl(folder / "good.jsonl", records(20))
+    (folder / "broken.json").write_text('{"id": 1, "title": "cut off')
+    op = api.import_(
+        repo, "json-import", [folder], author=AUTHOR, grants=[f"file-system={tmp_path}"],
+        base=tmp_path, config={"max_error_rate": 0.5},
+    )  # fmt: skip
+    assert op.state is State.PARTIALLY_SUCCEEDED
+    assert op.counts["inserted"] == 20
+    assert op.counts["quarantined"] == 1
+    (entry,) = api.quarantine(repo, op.id)
+    assert entry["locator"] == {"file": str((folder / "broken.json").resolve()), "record": ""}
+    assert "broken.json" in str(entry["reason"])
+    assert [s["path"] for s in op.result["sources"]] == [str((folder / "good.jsonl").resolve())]
+
+
+def test_an_unreadable_file_named_on_its_own_fails_the_operation(
+    repo: Repository, tmp_path: Path
+) -> None:
+    broken = tmp_path / "src" / "broken.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"id": 1, "title": "cut off')
+    op = api.import_(
+        repo, "json-import", [broken], author=AUTHOR, grants=[f"file-system={tmp_path}"],
+        base=tmp_path,
+    )  # fmt: skip
+    assert op.state is State.FAILED
+    assert op.error is not None
+    assert "broken.json" in op.error
+    assert api.nodes(repo) == []

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import orjson
+
 from isometry.clock import stamp
 from isometry.content.store import ContentStore
 from isometry.errors import (
@@ -306,15 +308,31 @@ class Executor:
     def _scan(self, run: _Run) -> None:
         op = run.op
         self._phase(run, "scanning", 0)
-        known = op.result.get("sources")
-        if known:
+        if "sources" in op.result:
             # Resuming: the sources must be the ones the checkpoints point into.
-            run.files = recheck(known, run.accessor)
+            run.files = recheck(op.result["sources"], run.accessor)
         else:
-            run.files = expand(op.sources, op.config, run.importers, run.accessor, run.options)
+            unreadable: list[tuple[Path, str]] = []
+            run.files = expand(
+                op.sources, op.config, run.importers, run.accessor, run.options, unreadable
+            )
             with self.repo.db.transaction() as conn:
+                # A folder's unreadable files count as quarantined records, written with
+                # the list of sources so a resume neither loses nor repeats them.
+                stamp = self.stamp()
+                conn.executemany(
+                    "INSERT INTO quarantine (op_id, locator, raw, reason, time)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    ((op.id, orjson.dumps({"file": str(path), "record": ""}).decode(),
+                      str(path), reason, stamp) for path, reason in unreadable),
+                )  # fmt: skip
+                for name in ("read", "quarantined"):
+                    run.counts[name] = run.counts.get(name, 0) + len(unreadable)
+                checkpoints.write(conn, run.checkpoint(), stamp)
                 op.result["sources"] = [f.to_json() for f in run.files]
-                operations.update(conn, op.id, result=op.result, phase="scanning")
+                operations.update(
+                    conn, op.id, result=op.result, phase="scanning", counts=run.counts
+                )
         run.total = sum(f.records for f in run.files)
         with self.repo.db.transaction() as conn:
             operations.update(

@@ -70,7 +70,11 @@ def expand(
     importers: Sequence[Importer],
     accessor: Accessor,
     options: Options,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> list[SourceFile]:
+    """The files to read, scanned. A file found in a folder that cannot be read is put in
+    ``unreadable`` (path, reason) and left out, so one bad file does not stop a folder's
+    import; a file named on its own that cannot be read fails the operation."""
     out: list[SourceFile] = []
     for source in sources:
         root = Path(source)
@@ -85,7 +89,13 @@ def expand(
             chosen = [(root, imp)]
         for path, importer in chosen:
             resolved = accessor.check(path)
-            scan = importer.scan(resolved, accessor, options)
+            try:
+                scan = importer.scan(resolved, accessor, options)
+            except SourceUnreadable as error:
+                if unreadable is None or not root.is_dir():
+                    raise
+                unreadable.append((resolved, str(error)))
+                continue
             out.append(
                 SourceFile(resolved, importer, scan.records, scan.size, scan.fingerprint,
                            resolved.stat().st_mtime_ns)
