@@ -499,3 +499,16 @@ def attachments(repo: Repository, node: str, *, at: str = "main") -> list[dict[s
             }
         )
     return found
+
+
+def collect_garbage(
+    repo: Repository,
+    *,
+    keep_unreachable: timedelta = timedelta(days=14),
+    vacuum: bool = False,
+    blob_grace: timedelta = timedelta(hours=24),
+) -> tuple[GcReport, BlobGcReport]:
+    """History first (commits and row versions nothing reaches), then the blobs that only the
+    removed node versions referenced: one repository-wide clean-up."""
+    history = gc(repo, keep_unreachable=keep_unreachable, vacuum=vacuum)
+    return history, blob_gc(repo, grace=blob_grace)

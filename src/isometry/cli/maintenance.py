@@ -23,15 +23,27 @@ def gc(
     vacuum: Annotated[
         bool, typer.Option("--vacuum", help="Also compact the database file.")
     ] = False,
+    blob_grace_hours: Annotated[
+        float,
+        typer.Option(
+            "--blob-grace-hours",
+            min=0,
+            metavar="H",
+            help="Keep unreferenced stored files younger than H hours.",
+        ),
+    ] = 24,
     repo: RepoOption = None,
     json_out: JsonOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Remove commits and row versions nothing reaches any more."""
+    """Remove commits, row versions and stored files nothing reaches any more."""
     with session(repo, as_json=json_out, debug=debug) as run:
         with run.working("Collecting garbage"):
-            report = api.gc(run.repo, keep_unreachable=timedelta(days=keep_days), vacuum=vacuum)
-        run.emit(report.to_json(), render.gc(report))
+            report, blobs = api.collect_garbage(
+                run.repo, keep_unreachable=timedelta(days=keep_days), vacuum=vacuum,
+                blob_grace=timedelta(hours=blob_grace_hours),
+            )  # fmt: skip
+        run.emit({**report.to_json(), "blobs": blobs.to_json()}, render.gc(report, blobs))
 
 
 def fsck(

@@ -19,6 +19,7 @@ from rich.text import Text
 from isometry.model import JSON
 
 if TYPE_CHECKING:
+    from isometry.content import BlobGcReport
     from isometry.vcs.blame import BlameLine
     from isometry.vcs.commits import Commit
     from isometry.vcs.diff import Diff, TableDiff
@@ -353,10 +354,11 @@ def blame(lines: Sequence[BlameLine]) -> RenderableType:
 # -- maintenance --------------------------------------------------------------------------
 
 
-def gc(report: GcReport) -> RenderableType:
+def gc(report: GcReport, blobs: BlobGcReport) -> RenderableType:
     return Text(
         f"Removed {report.commits_removed} commit(s) and {report.row_versions_removed} row "
-        f"version(s); database {report.bytes_before:,} -> {report.bytes_after:,} bytes."
+        f"version(s); database {report.bytes_before:,} -> {report.bytes_after:,} bytes. "
+        f"Removed {blobs.removed} stored file(s) ({blobs.bytes_freed:,} bytes)."
     )
 
 
