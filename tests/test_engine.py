@@ -1326,3 +1326,30 @@ def test_an_unreadable_file_named_on_its_own_fails_the_operation(
     assert op.error is not None
     assert "broken.json" in op.error
     assert api.nodes(repo) == []
+
+
+def test_edits_made_since_an_import_survive_a_change_at_the_source(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """Fields edited here that the source did not change are kept; a field both changed takes
+    the source's value."""
+    path = write_jsonl(
+        tmp_path / "src" / "notes.jsonl",
+        [{"id": "r1", "title": "Title", "body": "First body", "folder": "Inbox"}],
+    )
+    assert run_import(repo, tmp_path, path).state is State.SUCCEEDED
+    node = nid(path, "r1")
+    api.apply(
+        repo, [parse_op({"op": "patch", "node": {"id": node, "name": "My title",
+                                                  "summary": "my note", "folder": "Mine"}})],
+        branch="main", message="edit by hand", author=AUTHOR,
+    )  # fmt: skip
+    write_jsonl(path, [{"id": "r1", "title": "Title", "body": "Second body", "folder": "Work"}])
+    again = run_import(repo, tmp_path, path)
+    assert again.state is State.SUCCEEDED
+    assert again.counts["updated"] == 1
+    row = nodes_by_id(repo)[node]
+    assert row["content"] == "Second body"  # changed at the source only: taken
+    assert row["name"] == "My title"  # edited here only: kept
+    assert row["summary"] == "my note"  # added here: kept
+    assert row["folder"] == "Work"  # changed on both sides: the source wins

@@ -23,6 +23,7 @@ from isometry.errors import (
     InvalidTransition,
     IsometryError,
     LimitExceeded,
+    ModelError,
     PermissionRefused,
     SourceUnreadable,
 )
@@ -37,13 +38,16 @@ from isometry.etl.operations import COUNTERS, LEASE, Operation
 from isometry.etl.sources import SourceFile, expand, recheck
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
-from isometry.model import JSON, RowKind
+from isometry.model import JSON, RowKind, node_row
 from isometry.sources import registry
 from isometry.sources.base import Importer, Item, Options
 from isometry.vcs import refs
 from isometry.vcs.commits import Change, Commit
+from isometry.vcs.fieldmerge import MergePolicy, merge_row
 from isometry.vcs.history import lookup
+from isometry.vcs.ops import Upsert
 from isometry.vcs.repository import Repository
+from isometry.vcs.rows import fetch_rows
 
 PHASES = (
     "preparing",
@@ -367,8 +371,10 @@ class Executor:
             [item for item, _ in chunk], date_from=config.date_from, date_to=config.date_to
         )
         self._phase(run, "validating")
+        last = self._last_imported(run, importer, batch.node_keys)
         if config.deduplicate:
-            batch.skip_unchanged(self._last_imported(run, importer, batch.node_keys))
+            batch.skip_unchanged({key: hashes for key, (hashes, _) in last.items()})
+        self._keep_edits(run, batch, {key: seq for key, (_, seq) in last.items()})
         cursor = chunk[-1][1]
         context = lineage.Context(
             op.id, op.template, importer.name, importer.name, importer.version
@@ -430,11 +436,12 @@ class Executor:
 
     def _last_imported(
         self, run: _Run, importer: Importer, keys: list[str]
-    ) -> dict[str, frozenset[str]]:
-        """For these nodes: the source hashes of the import that last wrote each one, when
-        that import is in this branch's history, by this transform and version, and the node
-        is still there. A record with one of those hashes is unchanged at its source and is
-        skipped: a re-import writes nothing and keeps the edits made since."""
+    ) -> dict[str, tuple[frozenset[str], int]]:
+        """For these nodes: the source hashes of the import that last wrote each one, and the
+        commit of its last write, when that import is in this branch's history, by this
+        transform and version, and the node is still there. A record with one of those hashes
+        is unchanged at its source and is skipped: a re-import writes nothing and keeps the
+        edits made since."""
         if not keys:
             return {}
         graph, conn = self.repo.graph, self.repo.conn
@@ -449,7 +456,7 @@ class Executor:
                 # Written by another transform (or version): never "unchanged".
                 same = (transform, version) == (importer.name, importer.version)
                 history.setdefault(key, []).append((seq, op_id, change, digest if same else None))
-        found: dict[str, frozenset[str]] = {}
+        found: dict[str, tuple[frozenset[str], int]] = {}
         for key, entries in history.items():
             mine = [e for e in entries if graph.is_ancestor(e[0], run.head)]
             if not mine:
@@ -457,11 +464,50 @@ class Executor:
             last = max(mine)
             if last[2] == "delete" or last[3] is None:
                 continue  # deleted by a sync, or written by something else: import it again
-            found[key] = frozenset(e[3] for e in mine if e[1] == last[1] and e[3] is not None)
+            hashes = frozenset(e[3] for e in mine if e[1] == last[1] and e[3] is not None)
+            found[key] = (hashes, last[0])
         if not found:
             return {}
         present = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in found])
         return {k: v for k, v in found.items() if present[(RowKind.NODE, k)] is not None}
+
+    def _keep_edits(self, run: _Run, batch: Batch, imported_at: Mapping[str, int]) -> None:
+        """A record that changed at its source, for a node edited here since it was imported:
+        three-way merge of the fields (base: the node as imported; ours: as it is now; theirs:
+        the new record), so edits to fields the source did not change are kept. Where both
+        changed one field, the source wins, as an import always did."""
+        keys = [op.key for op in batch.ops if op.kind is RowKind.NODE and op.key in imported_at]
+        if not keys:
+            return
+        conn, graph = self.repo.conn, self.repo.graph
+        now = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in keys])
+        base: dict[str, bytes | None] = {}
+        for key in keys:
+            base[key] = lookup(conn, graph, imported_at[key], [(RowKind.NODE, key)])[
+                (RowKind.NODE, key)
+            ]
+        edited = [k for k in keys if now[(RowKind.NODE, k)] not in (None, base[k])]
+        if not edited:
+            return
+        rows = fetch_rows(
+            conn, [now[(RowKind.NODE, k)] for k in edited] + [base[k] for k in edited]
+        )
+        policy = MergePolicy("prefer-source")
+        for index, op in enumerate(batch.ops):
+            if op.kind is not RowKind.NODE or op.key not in edited:
+                continue
+            before = base[op.key]
+            merged = merge_row(
+                rows[before] if before is not None else None,
+                rows[now[(RowKind.NODE, op.key)]],  # type: ignore[index]
+                op.row,
+                policy,
+            ).row
+            if merged is not None:
+                try:
+                    batch.ops[index] = Upsert(RowKind.NODE, node_row(merged))
+                except ModelError:
+                    continue  # fields merged one by one broke a rule: the record as it is
 
     def _between_batches(self, run: _Run) -> None:
         with self.repo.db.snapshot() as conn:
