@@ -1540,3 +1540,25 @@ def test_fsck_finds_a_ref_to_a_missing_commit(repo: Repository, repo_path: Path)
         conn.commit()
     report = api.fsck(repo)
     assert any("feature" in p for p in report.problems)
+
+
+def test_deleting_a_node_deletes_the_edges_that_touch_it(repo: Repository) -> None:
+    """No edge is left pointing at nothing, on main and on a branch alike."""
+    commit(
+        repo,
+        up(id="a", name="A"),
+        up(id="b", name="B"),
+        up(id="c", name="C"),
+        up_edge(id="ab", source_id="a", target_id="b"),
+        up_edge(id="bc", source_id="b", target_id="c"),
+        up_edge(id="ca", source_id="c", target_id="a"),
+    )
+    api.create_branch(repo, "side")
+    commit(repo, up_edge(id="cb", source_id="c", target_id="b"), branch="side")
+    commit(repo, delete("b"), branch="side")
+    assert {e["id"] for e in api.edges(repo, at="side")} == {"ca"}
+    assert {e["id"] for e in api.edges(repo)} == {"ab", "bc", "ca"}
+    result = commit(repo, delete("a"))
+    assert result.changes == 3  # the node and its two edges
+    assert {e["id"] for e in api.edges(repo)} == {"bc"}
+    assert api.fsck(repo).ok

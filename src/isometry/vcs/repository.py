@@ -25,7 +25,7 @@ from isometry.vcs.graph import CommitGraph
 from isometry.vcs.history import descent, lookup, path_delta
 from isometry.vcs.materialize import MAIN, apply_to_main, compact_fts_after_bulk, from_columns
 from isometry.vcs.ops import Delete, Op, Patch, Upsert, validate
-from isometry.vcs.rows import Key, fetch_rows
+from isometry.vcs.rows import Key, chunks, fetch_rows
 
 DB_NAME = "isometry.db"
 CommitHook = Callable[[sqlite3.Connection, "Commit | None", list[Change]], None]
@@ -210,6 +210,7 @@ class Repository:
             head = refs.branch_head(conn, branch)
             if expected_head is not None and head != expected_head:
                 raise BranchMoved(f"branch {branch!r} moved since it was last read; retry")
+            ops = [*ops, *self._detached_edges(head, ops)]
             keys = list(dict.fromkeys(_op_key(op) for op in ops))
             before = lookup(conn, self.graph, head, keys)
             # Only patches need the current rows; upserts replace and deletes only check.
@@ -241,6 +242,42 @@ class Repository:
             if on_commit is not None:
                 on_commit(conn, commit, prepared.changes)
             return ApplyResult(commit or load_commit(conn, self.graph, head), len(prepared.changes))
+
+    def _detached_edges(self, head: int, ops: Sequence[Op]) -> list[Delete]:
+        """Deleting a node deletes the edges that touch it (at ``head``), so no edge is left
+        pointing at nothing; edges the same change writes itself are left to it."""
+        gone = {op.key for op in ops if isinstance(op, Delete) and op.kind is RowKind.NODE}
+        if not gone:
+            return []
+        written = {op.key for op in ops if op.kind is RowKind.EDGE}
+        candidates: set[str] = set()
+        for part in chunks(sorted(gone)):
+            places = ",".join("?" * len(part))
+            candidates.update(
+                str(row[0])
+                for row in self.conn.execute(
+                    f"SELECT id FROM edges WHERE source_id IN ({places})"
+                    f" OR target_id IN ({places})",
+                    (*part, *part),
+                )
+            )
+        main = refs.branch_head(self.conn, MAIN)
+        if head != main:
+            # Main's edges table is main's head: add the edges the path to ``head`` changed.
+            candidates |= {
+                key
+                for (kind, key) in path_delta(self.conn, self.graph, main, head)
+                if kind is RowKind.EDGE
+            }
+        hashes = lookup(self.conn, self.graph, head, [(RowKind.EDGE, k) for k in candidates])
+        rows = fetch_rows(self.conn, hashes.values())
+        return [
+            Delete(RowKind.EDGE, key)
+            for (_, key), digest in sorted(hashes.items())
+            if digest is not None
+            and key not in written
+            and ({rows[digest].get("source_id"), rows[digest].get("target_id")} & gone)
+        ]
 
     def reset(self, branch: str, rev: str) -> Commit:
         """Point ``branch`` at ``rev``; main's tables follow."""
