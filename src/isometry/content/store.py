@@ -394,15 +394,7 @@ class ContentStore:
             )
             self._record_duplicate(conn, found.hash, filename, extra)
             return BlobRef(row[0], row[1], found.stored_size, row[3], True, found.compression)
-        now = self._now()
-        conn.execute(
-            "INSERT INTO blobs (hash, size, stored_size, compression, mime_type, created_at,"
-            " last_stored_at, stores, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-            (found.hash, found.size, found.stored_size, found.compression, found.mime_type,
-             now, now, orjson.dumps(extra).decode()),
-        )  # fmt: skip
-        self._name(conn, found.hash, filename)
-        return found
+        return self._insert(conn, found, filename, extra)
 
     def _check_size(self, size: int, filename: str) -> None:
         if self.max_blob_size is not None and size > self.max_blob_size:
@@ -528,15 +520,21 @@ class ContentStore:
                 if found.stored_size > room:
                     raise self._refuse_total(filename, found.stored_size, room)
             staging.commit(found.hash)
-            now = self._now()
-            conn.execute(
-                "INSERT INTO blobs (hash, size, stored_size, compression, mime_type, created_at,"
-                " last_stored_at, stores, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                (found.hash, found.size, found.stored_size, found.compression, found.mime_type,
-                 now, now, orjson.dumps(extra).decode()),
-            )  # fmt: skip
-            self._name(conn, found.hash, filename)
-            return found
+            return self._insert(conn, found, filename, extra)
+
+    def _insert(
+        self, conn: sqlite3.Connection, found: BlobRef, filename: str, extra: dict[str, JSON]
+    ) -> BlobRef:
+        """The row of a blob stored for the first time (its file is in place already)."""
+        now = self._now()
+        conn.execute(
+            "INSERT INTO blobs (hash, size, stored_size, compression, mime_type, created_at,"
+            " last_stored_at, stores, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            (found.hash, found.size, found.stored_size, found.compression, found.mime_type,
+             now, now, orjson.dumps(extra).decode()),
+        )  # fmt: skip
+        self._name(conn, found.hash, filename)
+        return found
 
     def _name(self, conn: sqlite3.Connection, blob_hash: str, filename: str) -> None:
         if filename:

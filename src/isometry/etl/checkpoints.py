@@ -28,9 +28,6 @@ class Checkpoint:
     batches: int = 0
     stage: str = "loading"
 
-    def reached(self, stage: str) -> bool:
-        return STAGES.index(self.stage) >= STAGES.index(stage)
-
 
 def read(conn: sqlite3.Connection, op_id: str) -> Checkpoint | None:
     row = conn.execute(

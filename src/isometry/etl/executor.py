@@ -81,10 +81,6 @@ class Stop(Exception):
         self.reason = reason
 
 
-# The name a lease owner gets (this machine, this process, a token).
-default_owner = operations.owner_name
-
-
 @dataclass
 class _Run:
     """What one run of an operation carries from phase to phase."""
@@ -481,11 +477,15 @@ class Executor:
             return
         conn, graph = self.repo.conn, self.repo.graph
         now = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in keys])
-        base: dict[str, bytes | None] = {}
+        # One batched lookup per import commit, not one query per record.
+        by_commit: dict[int, list[tuple[RowKind, str]]] = {}
         for key in keys:
-            base[key] = lookup(conn, graph, imported_at[key], [(RowKind.NODE, key)])[
-                (RowKind.NODE, key)
-            ]
+            by_commit.setdefault(imported_at[key], []).append((RowKind.NODE, key))
+        base: dict[str, bytes | None] = {}
+        for seq, wanted in by_commit.items():
+            base.update(
+                (key, digest) for (_, key), digest in lookup(conn, graph, seq, wanted).items()
+            )
         edited = [k for k in keys if now[(RowKind.NODE, k)] not in (None, base[k])]
         if not edited:
             return

@@ -411,11 +411,3 @@ def _evaluate(op: Op, current: dict[str, JSON] | None) -> dict[str, JSON] | None
         raise NodeNotFound(f"cannot patch {op.key!r}: it does not exist on this branch")
     patched = {**current, **op.fields}
     return validate(op.kind, compact(patched))
-
-
-def rows_for_keys(
-    repo: Repository, seq: int, keys: Sequence[Key]
-) -> dict[Key, dict[str, JSON] | None]:
-    hashes = lookup(repo.conn, repo.graph, seq, keys)
-    rows = fetch_rows(repo.conn, hashes.values())
-    return {k: rows[h] if h is not None else None for k, h in hashes.items()}
