@@ -94,7 +94,7 @@ def test_templates_lists_the_offered_ones_only(cli: Cli) -> None:
     ids = [t["id"] for t in offered]
     assert "json-import" in ids
     assert "csv-import" in ids
-    assert "apple-notes-import" not in ids
+    assert "cloud-sync-setup" not in ids  # its source does not exist yet
     json_import = next(t for t in offered if t["id"] == "json-import")
     assert json_import["permissions"] == ["file-system"]
     assert json_import["sources"] == ["json"]
@@ -249,7 +249,7 @@ def test_usage_errors_exit_2(cli: Cli) -> None:
 def test_engine_errors_are_one_line_exit_1(cli: Cli) -> None:
     path = str(cli.jsonl("notes.jsonl", NOTES))
     for args in (
-        ("import", "apple-notes-import", path, "--allow", cli.allow),
+        ("import", "cloud-sync-setup", path, "--allow", cli.allow),
         ("import", "json-import", path, "--allow", "wizardry=/tmp"),
         ("import", "json-import", path, "--allow", cli.allow, "--branch-strategy", "sideways"),
         ("import", "json-import", path, "--allow", cli.allow, "--from", "last tuesday"),
@@ -260,8 +260,8 @@ def test_engine_errors_are_one_line_exit_1(cli: Cli) -> None:
         assert result.stderr.startswith("error: "), args
         assert result.stderr.count("\n") == 1, args
     assert (
-        "no template 'apple-notes-import' is offered"
-        in cli("import", "apple-notes-import", path, code=1).stderr
+        "no template 'cloud-sync-setup' is offered"
+        in cli("import", "cloud-sync-setup", path, code=1).stderr
     )
     assert cli.json("ops", "list") == []
 

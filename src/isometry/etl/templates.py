@@ -183,6 +183,43 @@ TEMPLATES: tuple[Template, ...] = (
         ("cloud-sync",),
     ),
     _t(
+        "markdown-import",
+        "Markdown vault",
+        "Markdown files and Obsidian vaults: front matter, tags, wikilinks as edges, embeds as "
+        "attachments.",
+        "import",
+        "moderate",
+        FILES,
+        ("markdown",),
+    ),
+    _t(
+        "evernote-import",
+        "Evernote",
+        "Evernote .enex exports: notes as Markdown with tags, checklists, tables and resources.",
+        "import",
+        "moderate",
+        FILES,
+        ("evernote",),
+    ),
+    _t(
+        "google-keep-import",
+        "Google Keep",
+        "A Google Takeout Keep folder: notes, checklists, labels and attachments.",
+        "import",
+        "simple",
+        FILES,
+        ("google-keep",),
+    ),
+    _t(
+        "html-import",
+        "Web pages",
+        "Saved HTML pages: title, article text as Markdown, canonical URL and publication date.",
+        "import",
+        "simple",
+        FILES,
+        ("html",),
+    ),
+    _t(
         "json-import",
         "JSON records",
         "JSON Lines, or JSON arrays of records (also wrapped "

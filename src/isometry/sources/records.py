@@ -331,3 +331,21 @@ def attachments_of(fields: Mapping[str, JSON], folder: Path) -> tuple[Attachment
                 target = folder / path
                 found.append(Attachment(label or target.name, path=target, mime_type=mime))
     return tuple(found)
+
+
+# -- Apple times ---------------------------------------------------------------------------
+
+CORE_DATA_EPOCH = datetime(2001, 1, 1, tzinfo=UTC)
+
+
+def core_data_time(seconds: object) -> str | None:
+    """A Core Data (Cocoa) time, seconds since 2001-01-01 UTC, as UTC ISO-8601 with a ``Z``;
+    None when it is absent, not a number or out of range."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return None
+    if not math.isfinite(seconds):
+        return None
+    try:
+        return utc_timestamp(CORE_DATA_EPOCH + timedelta(seconds=seconds))
+    except (OverflowError, ValueError):
+        return None
