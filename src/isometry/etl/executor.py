@@ -349,7 +349,10 @@ class Executor:
         for index in range(start, len(run.files)):
             source = run.files[index]
             items = source.importer.read(
-                source.path, run.accessor, run.options, cursor if index == start else None
+                source.path,
+                run.accessor,
+                source.options(run.options),
+                cursor if index == start else None,
             )
             for chunk in _chunks(items, size):
                 self._batch(run, index, chunk)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from isometry.errors import SourceUnreadable
@@ -26,9 +26,10 @@ class SourceFile:
     size: int
     fingerprint: str
     mtime_ns: int
+    root: Path | None = None  # the folder it was found in, as the user named it
 
     def to_json(self) -> dict[str, JSON]:
-        return {
+        out: dict[str, JSON] = {
             "path": str(self.path),
             "importer": self.importer.name,
             "records": self.records,
@@ -36,6 +37,13 @@ class SourceFile:
             "fingerprint": self.fingerprint,
             "mtime_ns": self.mtime_ns,
         }
+        if self.root is not None:
+            out["root"] = str(self.root)
+        return out
+
+    def options(self, options: Options) -> Options:
+        """The operation's options as this file's importer sees them."""
+        return replace(options, root=self.root)
 
 
 def _wanted(relative: str, config: OperationConfig) -> bool:
@@ -87,10 +95,11 @@ def expand(
                 names = ", ".join(i.name for i in importers)
                 raise SourceUnreadable(f"{source}: not a file the {names} importer reads")
             chosen = [(root, imp)]
+        folder = root.resolve() if root.is_dir() else None
         for path, importer in chosen:
             resolved = accessor.check(path)
             try:
-                scan = importer.scan(resolved, accessor, options)
+                scan = importer.scan(resolved, accessor, replace(options, root=folder))
             except SourceUnreadable as error:
                 if unreadable is None or not root.is_dir():
                     raise
@@ -98,7 +107,7 @@ def expand(
                 continue
             out.append(
                 SourceFile(resolved, importer, scan.records, scan.size, scan.fingerprint,
-                           resolved.stat().st_mtime_ns)
+                           resolved.stat().st_mtime_ns, folder)
             )  # fmt: skip
     return out
 
@@ -117,8 +126,10 @@ def recheck(known: Sequence[Mapping[str, JSON]], accessor: Accessor) -> list[Sou
                 f"{path} changed since the operation started; resuming would mix two versions "
                 "of it: cancel this operation and import again"
             )
+        root = entry.get("root")
         out.append(
             SourceFile(resolved, registry.load(str(entry["importer"])), int(entry["records"]),
-                       int(entry["size"]), str(entry["fingerprint"]), int(entry["mtime_ns"]))
+                       int(entry["size"]), str(entry["fingerprint"]), int(entry["mtime_ns"]),
+                       Path(root) if isinstance(root, str) else None)
         )  # fmt: skip
     return out

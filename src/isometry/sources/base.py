@@ -100,9 +100,12 @@ class Opener(Protocol):
 
 @dataclass(frozen=True)
 class Options:
-    """Per-operation options an importer may read (from the operation's configuration)."""
+    """Per-operation options an importer may read (from the operation's configuration), and
+    ``root``: the folder the user named that the file was found in (None when the file was
+    named itself), so an importer can tell a vault's relative paths and resolve links in it."""
 
     values: Mapping[str, JSON] = field(default_factory=dict)
+    root: Path | None = None
 
     def get(self, name: str, default: JSON = None) -> JSON:
         return self.values.get(name, default)
