@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from isometry import api
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.config import OperationConfig
+from isometry.etl.operations import add_counts, counts_by_source
 from isometry.etl.sources import expand, recheck
 from isometry.sources.base import Options
 from isometry.sources.jsonrecords import JsonImporter
+from isometry.vcs.repository import Repository
 
 
 def test_files_found_in_a_folder_know_that_folder_and_keep_it_on_resume(tmp_path: Path) -> None:
@@ -33,3 +37,52 @@ def test_files_found_in_a_folder_know_that_folder_and_keep_it_on_resume(tmp_path
     )
     again = recheck([f.to_json() for f in files], accessor)
     assert [f.root for f in again] == [vault.resolve(), None]
+
+
+class LinesAgain(JsonImporter):
+    """A second importer for the same files (as calendar and reminders share .ics files)."""
+
+    name = "json-again"
+
+
+def test_a_file_goes_to_the_first_importer_or_to_every_one_that_takes_it(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"title": "a"}\n')
+    accessor = Accessor(
+        Grants.parse([f"file-system={tmp_path}"], tmp_path), frozenset({"file-system"})
+    )
+    importers = [JsonImporter(), LinesAgain()]
+    first = expand([str(tmp_path)], OperationConfig(), importers, accessor, Options())
+    assert [f.importer.name for f in first] == ["json"]
+    every = expand([str(tmp_path)], OperationConfig(), importers, accessor, Options(), every=True)
+    assert [f.importer.name for f in every] == ["json", "json-again"]
+    alone = expand(
+        [str(tmp_path / "a.jsonl")], OperationConfig(), importers, accessor, Options(), every=True
+    )
+    assert [f.importer.name for f in alone] == ["json", "json-again"]
+
+
+def test_counts_are_kept_in_total_and_per_source() -> None:
+    counts = add_counts({}, "safari", read=3, inserted=2)
+    counts = add_counts(counts, "apple-notes", read=5, quarantined=1)
+    counts = add_counts(counts, None, read=1)  # an unreadable file belongs to no importer
+    assert {k: counts[k] for k in ("read", "inserted", "quarantined")} == {
+        "read": 9,
+        "inserted": 2,
+        "quarantined": 1,
+    }
+    by_source = counts_by_source(counts)
+    assert list(by_source) == ["apple-notes", "safari"]
+    assert by_source["safari"]["read"] == 3
+    assert by_source["safari"]["quarantined"] == 0
+    assert by_source["apple-notes"]["quarantined"] == 1
+
+
+def test_an_import_reports_its_counts_per_source(repo: Repository, tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"title": "a"}\nnot json\n{"title": "b"}\n')
+    op = api.import_(repo, "json-import", [path], author="alice",
+                     grants=[f"file-system={tmp_path}"], base=tmp_path)  # fmt: skip
+    shown = op.to_json(datetime.now(UTC))
+    assert shown["counts_by_source"] == {"json": shown["counts"]}
+    assert shown["counts"]["inserted"] == 2
+    assert shown["counts"]["quarantined"] == 1

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from isometry.cli.render import NONE, new_table, short, when
+from isometry.etl.operations import counts_by_source
 from isometry.model import JSON
 
 if TYPE_CHECKING:
@@ -139,6 +140,9 @@ def operation_result(op: Operation, now: datetime) -> RenderableType:
     """An operation that just ran (import, ops resume)."""
     shown = str(op.shown_state(now))
     rows: list[tuple[str, RenderableType]] = [("records", counts_line(op.counts))]
+    by_source = counts_by_source(op.counts)
+    if len(by_source) > 1:
+        rows += [(f"  {source}", counts_line(counts)) for source, counts in by_source.items()]
     if op.branch is not None:
         rows.append(("branch", Text(op.branch)))
     rows.append(("merge", merge_outcome(op)))

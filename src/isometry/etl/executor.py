@@ -34,7 +34,7 @@ from isometry.etl.attachments import store_attachments
 from isometry.etl.batch import Batch, build, quarantine_rows
 from isometry.etl.heartbeat import Heartbeat
 from isometry.etl.limits import Limits, peak_rss_bytes
-from isometry.etl.operations import COUNTERS, LEASE, Operation
+from isometry.etl.operations import COUNTERS, LEASE, Operation, add_counts
 from isometry.etl.sources import SourceFile, expand, recheck
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
@@ -314,8 +314,9 @@ class Executor:
         else:
             unreadable: list[tuple[Path, str]] = []
             run.files = expand(
-                op.sources, op.config, run.importers, run.accessor, run.options, unreadable
-            )
+                op.sources, op.config, run.importers, run.accessor, run.options, unreadable,
+                every=template_registry.get(op.template).every_importer,
+            )  # fmt: skip
             with self.repo.db.transaction() as conn:
                 # A folder's unreadable files count as quarantined records, written with
                 # the list of sources so a resume neither loses nor repeats them.
@@ -384,7 +385,7 @@ class Executor:
 
         def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
             stamp = self.stamp()
-            counted = _count(batch, changes, run.counts)
+            counted = _count(batch, changes, run.counts, importer.name)
             if commit is not None:
                 lineage.write(conn, context, commit.seq, stamp, (
                     (kind, key, "insert" if old is None else "delete" if new is None else "update",
@@ -400,7 +401,7 @@ class Executor:
                     lost = store_attachments(self.content, run.accessor, commit.seq, written,
                                              batch.attachments, origins)  # fmt: skip
                     batch.quarantined.extend(lost)
-                    counted["quarantined"] += len(lost)
+                    counted = add_counts(counted, importer.name, quarantined=len(lost))
             conn.executemany(
                 "INSERT INTO quarantine (op_id, locator, raw, reason, time) VALUES (?,?,?,?,?)",
                 quarantine_rows(op.id, batch.quarantined, stamp),
@@ -557,19 +558,24 @@ def _chunks(items: Iterator[tuple[Item, JSON]], size: int) -> Iterator[list[tupl
         yield chunk
 
 
-def _count(batch: Batch, changes: list[Change], counts: Mapping[str, int]) -> dict[str, int]:
-    out = dict(counts)
+def _count(
+    batch: Batch, changes: list[Change], counts: Mapping[str, int], source: str
+) -> dict[str, int]:
+    """``counts`` plus this batch's, in total and for its source (``source/counter``)."""
     nodes = [(old, new) for (kind, _), old, new in changes if kind is RowKind.NODE]
     inserted = sum(1 for old, _ in nodes if old is None)
     updated = sum(1 for old, new in nodes if old is not None and new is not None)
     written_nodes = sum(1 for op in batch.ops if op.kind is RowKind.NODE)
-    out["read"] = out.get("read", 0) + batch.read
-    out["inserted"] = out.get("inserted", 0) + inserted
-    out["updated"] = out.get("updated", 0) + updated
-    out["unchanged"] = out.get("unchanged", 0) + batch.skipped + written_nodes - inserted - updated
-    out["quarantined"] = out.get("quarantined", 0) + len(batch.quarantined)
-    out["filtered"] = out.get("filtered", 0) + batch.filtered
-    return out
+    return add_counts(
+        counts,
+        source,
+        read=batch.read,
+        inserted=inserted,
+        updated=updated,
+        unchanged=batch.skipped + written_nodes - inserted - updated,
+        quarantined=len(batch.quarantined),
+        filtered=batch.filtered,
+    )
 
 
 def _iso(moment: datetime) -> str:

@@ -38,19 +38,20 @@ def _merges(run: _Run) -> bool:
     )
 
 
-def _gone(ex: Executor, run: _Run) -> list[str]:
-    """The nodes of the imported files that this full import did not see."""
+def _gone(ex: Executor, run: _Run) -> dict[str, str]:
+    """The nodes of the imported files that this full import did not see, with the importer
+    each came from."""
     with ex.repo.db.snapshot() as conn:
         seen = {k for (k,) in conn.execute("SELECT key FROM op_seen WHERE op_id = ?", (run.op.id,))}
         prefixes = {(f.importer.name, f"{f.path}#") for f in run.files}
-        return [
-            str(row["id"])
+        return {
+            str(row["id"]): str(row.get("source"))
             for row in ex.repo.rows_at(run.head, RowKind.NODE)
             if row.get("deleted_at") is None
             and str(row["id"]) not in seen
             and any(row.get("source") == name and str(row.get("source_id", "")).startswith(p)
                     for name, p in prefixes)
-        ]  # fmt: skip
+        }  # fmt: skip
 
 
 def _sync_deletes(ex: Executor, run: _Run) -> None:
@@ -59,23 +60,27 @@ def _sync_deletes(ex: Executor, run: _Run) -> None:
     assert op.branch is not None
     gone = _gone(ex, run)
     stamp = ex.stamp()
-    importer = run.files[0].importer if run.files else None
-    context = lineage.Context(
-        op.id, op.template, importer.name if importer else op.template,
-        importer.name if importer else op.template, importer.version if importer else "",
-    )  # fmt: skip
+    importers = {f.importer.name: f.importer for f in run.files}
 
     def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
         if commit is not None:
-            lineage.write(
-                conn,
-                context,
-                commit.seq,
-                stamp,
-                ((kind, key, "delete", None) for (kind, key), _, _ in changes),
-            )
+            # Each deletion is recorded as the work of the importer whose node it was.
+            by_source: dict[str, list[Change]] = {}
+            for change in changes:
+                by_source.setdefault(gone.get(change[0][1], op.template), []).append(change)
+            for source, group in by_source.items():
+                importer = importers.get(source)
+                version = importer.version if importer else ""
+                context = lineage.Context(op.id, op.template, source, source, version)
+                lineage.write(
+                    conn,
+                    context,
+                    commit.seq,
+                    stamp,
+                    ((kind, key, "delete", None) for (kind, key), _, _ in group),
+                )
+                run.counts = operations.add_counts(run.counts, source, deleted=len(group))
             op.commits.append(commit.id)
-            run.counts["deleted"] = run.counts.get("deleted", 0) + len(changes)
             run.head = commit.seq
         checkpoints.write(conn, run.checkpoint(stage="deleted"), stamp)
         operations.update(conn, op.id, counts=run.counts, commits=op.commits)

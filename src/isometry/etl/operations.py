@@ -31,6 +31,30 @@ _COLUMNS = (
     "finished_at",
 )  # fmt: skip
 COUNTERS = ("read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered")
+# Counts are kept in total (``read``) and per source importer (``safari/read``), in one flat
+# mapping, so a checkpoint carries both and a resume continues both exactly.
+SOURCE_SEP = "/"
+
+
+def add_counts(counts: Mapping[str, int], source: str | None, **more: int) -> dict[str, int]:
+    """``counts`` with ``more`` added to the totals and, when given, to ``source``'s own."""
+    out = dict(counts)
+    for name, value in more.items():
+        out[name] = out.get(name, 0) + value
+        if source is not None:
+            key = f"{source}{SOURCE_SEP}{name}"
+            out[key] = out.get(key, 0) + value
+    return out
+
+
+def counts_by_source(counts: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """The per-source counts of a flat mapping, every counter present."""
+    out: dict[str, dict[str, int]] = {}
+    for key, value in counts.items():
+        source, sep, name = key.rpartition(SOURCE_SEP)
+        if sep and name in COUNTERS:
+            out.setdefault(source, dict.fromkeys(COUNTERS, 0))[name] = value
+    return dict(sorted(out.items()))
 
 
 @dataclass
@@ -90,6 +114,7 @@ class Operation:
             "done": self.progress.get("done", 0),
             "total": self.progress.get("total", 0),
             "counts": {name: self.counts.get(name, 0) for name in COUNTERS},
+            "counts_by_source": counts_by_source(self.counts),
             "branch": self.branch,
             "target": self.target,
             "sources": self.sources,

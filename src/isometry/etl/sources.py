@@ -6,6 +6,7 @@ Resuming checks that every file is still the one the checkpoints point into.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -56,20 +57,29 @@ def _wanted(relative: str, config: OperationConfig) -> bool:
 
 
 def _files(root: Path, config: OperationConfig, accessor: Accessor) -> list[Path]:
-    """Every file under ``root``, sorted, hidden ones skipped, filtered by include/exclude."""
+    """Every file under ``root``, sorted, hidden ones skipped (hidden folders are not even
+    entered), filtered by include/exclude."""
     found: list[Path] = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in relative.split("/")):
-            continue
-        if path.is_file() and _wanted(relative, config):
-            accessor.check(path)
-            found.append(path)
-    return found
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        base = Path(folder)
+        for name in names:
+            path = base / name
+            if name.startswith(".") or not path.is_file():
+                continue
+            if _wanted(path.relative_to(root).as_posix(), config):
+                accessor.check(path)
+                found.append(path)
+    return sorted(found)
 
 
-def _importer_for(path: Path, importers: Sequence[Importer]) -> Importer | None:
-    return next((imp for imp in importers if imp.accepts(path)), None)
+def _importers_for(path: Path, importers: Sequence[Importer], every: bool) -> list[Importer]:
+    """The importers that read ``path``: the first that accepts it, or with ``every`` all of
+    them (an iCalendar file holds both events and to-dos, read by two importers)."""
+    if every:
+        return [imp for imp in importers if imp.accepts(path)]
+    first = next((imp for imp in importers if imp.accepts(path)), None)
+    return [] if first is None else [first]
 
 
 def expand(
@@ -79,22 +89,28 @@ def expand(
     accessor: Accessor,
     options: Options,
     unreadable: list[tuple[Path, str]] | None = None,
+    *,
+    every: bool = False,
 ) -> list[SourceFile]:
-    """The files to read, scanned. A file found in a folder that cannot be read is put in
-    ``unreadable`` (path, reason) and left out, so one bad file does not stop a folder's
-    import; a file named on its own that cannot be read fails the operation."""
+    """The files to read, scanned, each with the first importer that accepts it (with
+    ``every``: with each importer that does). A file found in a folder that cannot be read is
+    put in ``unreadable`` (path, reason) and left out, so one bad file does not stop a
+    folder's import; a file named on its own that cannot be read fails the operation."""
     out: list[SourceFile] = []
     for source in sources:
         root = Path(source)
         if root.is_dir():
-            candidates = [(p, _importer_for(p, importers)) for p in _files(root, config, accessor)]
-            chosen = [(p, imp) for p, imp in candidates if imp is not None]
+            chosen = [
+                (path, imp)
+                for path in _files(root, config, accessor)
+                for imp in _importers_for(path, importers, every)
+            ]
         else:
-            imp = _importer_for(root, importers)
-            if imp is None:
+            found = _importers_for(root, importers, every)
+            if not found:
                 names = ", ".join(i.name for i in importers)
                 raise SourceUnreadable(f"{source}: not a file the {names} importer reads")
-            chosen = [(root, imp)]
+            chosen = [(root, imp) for imp in found]
         folder = root.resolve() if root.is_dir() else None
         for path, importer in chosen:
             resolved = accessor.check(path)

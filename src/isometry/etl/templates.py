@@ -25,6 +25,7 @@ class Template:
     permissions: frozenset[str]
     sources: tuple[str, ...]  # importer names this template reads with
     defaults: OperationConfig = field(default_factory=OperationConfig)
+    every_importer: bool = False  # a file goes to every importer that accepts it, not the first
 
     def offered(self, installed: frozenset[str]) -> bool:
         return bool(self.sources) and set(self.sources) <= installed
@@ -50,12 +51,14 @@ def _t(
     complexity: str,
     permissions: set[str],
     sources: tuple[str, ...],
+    every_importer: bool = False,
     **defaults: JSON,
 ) -> Template:
     config = OperationConfig().with_overrides(defaults)
     return Template(
-        id_, name, description, category, complexity, frozenset(permissions), sources, config
-    )
+        id_, name, description, category, complexity, frozenset(permissions), sources, config,
+        every_importer,
+    )  # fmt: skip
 
 
 FILES = {"file-system"}
@@ -131,11 +134,20 @@ TEMPLATES: tuple[Template, ...] = (
     _t(
         "full-system-import",
         "Full system import",
-        "Every Apple source at once, each on its own branch.",
+        "Every Apple source of a home folder laid out like a Mac's (Notes container, Safari, "
+        "exported .ics and .vcf files) in one operation on one branch, reported per source.",
         "import",
         "complex",
         {"notes", "reminders", "calendar", "contacts", "full-disk-access", "file-system"},
-        ("apple-notes", "apple-reminders", "apple-calendar", "apple-contacts", "safari"),
+        ("apple-notes", "apple-calendar", "apple-reminders", "apple-contacts", "safari"),
+        every_importer=True,
+        include=[
+            "Library/Group Containers/group.com.apple.notes/NoteStore.sqlite",
+            "Library/Safari/History.db",
+            "Library/Safari/Bookmarks.plist",
+            "*.ics",
+            "*.vcf",
+        ],
     ),
     _t(
         "data-export-archive",
