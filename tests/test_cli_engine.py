@@ -103,6 +103,15 @@ def test_templates_lists_the_offered_ones_only(cli: Cli) -> None:
     assert "file-system" in human
 
 
+def test_include_deleted_is_an_option_every_importer_can_read(cli: Cli) -> None:
+    path = str(cli.jsonl("notes.jsonl", NOTES))
+    op = cli.json("ops", "queue", "json-import", path, "--allow", cli.allow, "--include-deleted",
+                  "--option", "layout=lines")  # fmt: skip
+    assert op["config"]["options"] == {"include_deleted": True, "layout": "lines"}
+    plain = cli.json("ops", "queue", "json-import", path, "--allow", cli.allow)
+    assert not plain["config"].get("options")
+
+
 def test_import_of_json_lines_makes_nodes(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     path = cli.jsonl("notes.jsonl", NOTES)
     monkeypatch.chdir(cli.sources)  # relative source and grant, against the working folder

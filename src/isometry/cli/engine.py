@@ -137,6 +137,14 @@ ToOption = Annotated[
     str | None,
     typer.Option("--to", metavar="DATE", help="Only records modified (else created) up to DATE."),
 ]
+IncludeDeletedOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-deleted",
+        help="Also import what the source keeps as deleted (Recently Deleted notes, trashed "
+        "notes), marked with deleted_at.",
+    ),
+]
 OptionOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -192,9 +200,12 @@ def import_config(
     date_from: str | None,
     date_to: str | None,
     option: list[str] | None,
+    include_deleted: bool = False,
 ) -> dict[str, Any]:
     """The configuration keys the user gave, by the engine's names."""
     options = {key: _option_value(text) for key, text in _pairs(option, "--option", "KEY=VALUE")}
+    if include_deleted:
+        options["include_deleted"] = True
     given: dict[str, Any] = {
         "batch_size": batch_size,
         "deduplicate": dedup,
@@ -267,6 +278,7 @@ def import_(
     date_from: FromOption = None,
     date_to: ToOption = None,
     option: OptionOption = None,
+    include_deleted: IncludeDeletedOption = False,
     repo: RepoOption = None,
     author: AuthorOption = None,
     json_out: JsonOption = False,
@@ -279,7 +291,7 @@ def import_(
         merge_strategy=merge_strategy, target=target, dedup=dedup, sync_deletes=sync_deletes,
         max_error_rate=max_error_rate, timeout=timeout, max_memory=max_memory,
         max_database=max_database, include=include, exclude=exclude, date_from=date_from,
-        date_to=date_to, option=option,
+        date_to=date_to, option=option, include_deleted=include_deleted,
     )  # fmt: skip
     grants = grant_specs(allow, "--allow")
     with session(repo, as_json=json_out, debug=debug) as run:

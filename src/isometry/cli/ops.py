@@ -16,6 +16,7 @@ from isometry.cli.engine import (
     DedupOption,
     ExcludeOption,
     FromOption,
+    IncludeDeletedOption,
     IncludeOption,
     MaxDatabaseOption,
     MaxErrorRateOption,
@@ -86,6 +87,7 @@ def queue(
     date_from: FromOption = None,
     date_to: ToOption = None,
     option: OptionOption = None,
+    include_deleted: IncludeDeletedOption = False,
     repo: RepoOption = None,
     json_out: JsonOption = False,
     debug: DebugOption = False,
@@ -96,7 +98,7 @@ def queue(
         merge_strategy=merge_strategy, target=target, dedup=dedup, sync_deletes=sync_deletes,
         max_error_rate=max_error_rate, timeout=timeout, max_memory=max_memory,
         max_database=max_database, include=include, exclude=exclude, date_from=date_from,
-        date_to=date_to, option=option,
+        date_to=date_to, option=option, include_deleted=include_deleted,
     )  # fmt: skip
     grants = grant_specs(allow, "--allow")
     with session(repo, as_json=json_out, debug=debug) as run:
