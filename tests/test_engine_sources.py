@@ -15,6 +15,10 @@ from isometry.sources.jsonrecords import JsonImporter
 from isometry.vcs.repository import Repository
 
 
+def files_accessor(root: Path) -> Accessor:
+    return Accessor(Grants.parse([f"file-system={root}"], root), frozenset({"file-system"}))
+
+
 def test_files_found_in_a_folder_know_that_folder_and_keep_it_on_resume(tmp_path: Path) -> None:
     vault = tmp_path / "vault"
     (vault / "sub").mkdir(parents=True)
@@ -45,20 +49,28 @@ class LinesAgain(JsonImporter):
     name = "json-again"
 
 
-def test_a_file_goes_to_the_first_importer_or_to_every_one_that_takes_it(tmp_path: Path) -> None:
+class Family(JsonImporter):
+    family = "lines"
+
+
+class FamilyAgain(LinesAgain):
+    family = "lines"
+
+
+def test_a_file_goes_to_the_first_importer_and_the_rest_of_its_family(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text('{"title": "a"}\n')
     accessor = Accessor(
         Grants.parse([f"file-system={tmp_path}"], tmp_path), frozenset({"file-system"})
     )
-    importers = [JsonImporter(), LinesAgain()]
-    first = expand([str(tmp_path)], OperationConfig(), importers, accessor, Options())
-    assert [f.importer.name for f in first] == ["json"]
-    every = expand([str(tmp_path)], OperationConfig(), importers, accessor, Options(), every=True)
-    assert [f.importer.name for f in every] == ["json", "json-again"]
-    alone = expand(
-        [str(tmp_path / "a.jsonl")], OperationConfig(), importers, accessor, Options(), every=True
-    )
-    assert [f.importer.name for f in alone] == ["json", "json-again"]
+
+    def chosen(source: Path, *importers: JsonImporter) -> list[str]:
+        found = expand([str(source)], OperationConfig(), importers, accessor, Options())
+        return [f.importer.name for f in found]
+
+    assert chosen(tmp_path, JsonImporter(), LinesAgain()) == ["json"]
+    assert chosen(tmp_path, Family(), FamilyAgain()) == ["json", "json-again"]
+    assert chosen(tmp_path / "a.jsonl", Family(), FamilyAgain()) == ["json", "json-again"]
+    assert chosen(tmp_path, Family(), LinesAgain()) == ["json"]
 
 
 def test_counts_are_kept_in_total_and_per_source() -> None:

@@ -314,9 +314,8 @@ class Executor:
         else:
             unreadable: list[tuple[Path, str]] = []
             run.files = expand(
-                op.sources, op.config, run.importers, run.accessor, run.options, unreadable,
-                every=template_registry.get(op.template).every_importer,
-            )  # fmt: skip
+                op.sources, op.config, run.importers, run.accessor, run.options, unreadable
+            )
             with self.repo.db.transaction() as conn:
                 # A folder's unreadable files count as quarantined records, written with
                 # the list of sources so a resume neither loses nor repeats them.

@@ -16,7 +16,7 @@ from isometry.etl.access import Accessor
 from isometry.etl.config import OperationConfig
 from isometry.model import JSON
 from isometry.sources import registry
-from isometry.sources.base import Importer, Options
+from isometry.sources.base import Importer, Options, family_of
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,21 @@ def _files(root: Path, config: OperationConfig, accessor: Accessor) -> list[Path
     return sorted(found)
 
 
-def _importers_for(path: Path, importers: Sequence[Importer], every: bool) -> list[Importer]:
-    """The importers that read ``path``: the first that accepts it, or with ``every`` all of
-    them (an iCalendar file holds both events and to-dos, read by two importers)."""
-    if every:
-        return [imp for imp in importers if imp.accepts(path)]
+def _importers_for(path: Path, importers: Sequence[Importer]) -> list[Importer]:
+    """The importers that read ``path``: the first that accepts it, and the others of its
+    family that accept it too (an iCalendar file holds events and to-dos, read by two
+    importers of the family ``icalendar``)."""
     first = next((imp for imp in importers if imp.accepts(path)), None)
-    return [] if first is None else [first]
+    if first is None:
+        return []
+    family = family_of(first)
+    if family is None:
+        return [first]
+    return [first] + [
+        imp
+        for imp in importers
+        if imp is not first and family_of(imp) == family and imp.accepts(path)
+    ]
 
 
 def expand(
@@ -89,13 +97,11 @@ def expand(
     accessor: Accessor,
     options: Options,
     unreadable: list[tuple[Path, str]] | None = None,
-    *,
-    every: bool = False,
 ) -> list[SourceFile]:
-    """The files to read, scanned, each with the first importer that accepts it (with
-    ``every``: with each importer that does). A file found in a folder that cannot be read is
-    put in ``unreadable`` (path, reason) and left out, so one bad file does not stop a
-    folder's import; a file named on its own that cannot be read fails the operation."""
+    """The files to read, scanned, each with the importers that read it. A file found in a
+    folder that cannot be read is put in ``unreadable`` (path, reason) and left out, so one
+    bad file does not stop a folder's import; a file named on its own that cannot be read
+    fails the operation."""
     out: list[SourceFile] = []
     for source in sources:
         root = Path(source)
@@ -103,10 +109,10 @@ def expand(
             chosen = [
                 (path, imp)
                 for path in _files(root, config, accessor)
-                for imp in _importers_for(path, importers, every)
+                for imp in _importers_for(path, importers)
             ]
         else:
-            found = _importers_for(root, importers, every)
+            found = _importers_for(root, importers)
             if not found:
                 names = ", ".join(i.name for i in importers)
                 raise SourceUnreadable(f"{source}: not a file the {names} importer reads")

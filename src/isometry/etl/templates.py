@@ -25,7 +25,6 @@ class Template:
     permissions: frozenset[str]
     sources: tuple[str, ...]  # importer names this template reads with
     defaults: OperationConfig = field(default_factory=OperationConfig)
-    every_importer: bool = False  # a file goes to every importer that accepts it, not the first
 
     def offered(self, installed: frozenset[str]) -> bool:
         return bool(self.sources) and set(self.sources) <= installed
@@ -51,14 +50,12 @@ def _t(
     complexity: str,
     permissions: set[str],
     sources: tuple[str, ...],
-    every_importer: bool = False,
     **defaults: JSON,
 ) -> Template:
     config = OperationConfig().with_overrides(defaults)
     return Template(
-        id_, name, description, category, complexity, frozenset(permissions), sources, config,
-        every_importer,
-    )  # fmt: skip
+        id_, name, description, category, complexity, frozenset(permissions), sources, config
+    )
 
 
 FILES = {"file-system"}
@@ -140,7 +137,6 @@ TEMPLATES: tuple[Template, ...] = (
         "complex",
         {"notes", "reminders", "calendar", "contacts", "full-disk-access", "file-system"},
         ("apple-notes", "apple-calendar", "apple-reminders", "apple-contacts", "safari"),
-        every_importer=True,
         include=[
             "Library/Group Containers/group.com.apple.notes/NoteStore.sqlite",
             "Library/Safari/History.db",

@@ -137,3 +137,11 @@ class Importer(Protocol):
         resumes right after it. A cursor is plain JSON; reading from it again yields exactly
         the records that followed, in the same order, as the same drafts."""
         ...
+
+
+def family_of(importer: Importer) -> str | None:
+    """An importer's family (an optional ``family`` class attribute): importers of one family
+    read the same files for different records, so a file one of them takes goes to each of
+    them (calendar events and reminders' to-dos from one ``.ics``)."""
+    family = getattr(importer, "family", None)
+    return family if isinstance(family, str) else None
