@@ -120,11 +120,11 @@ TEMPLATES: tuple[Template, ...] = (
     _t(
         "sqlite-direct-sync",
         "SQLite direct sync",
-        "Re-read a SQLite database and apply only the rows that changed.",
+        "Re-read a SQLite database and apply only the rows that changed, deletions included.",
         "sync",
         "complex",
         FILES,
-        ("sqlite-sync",),
+        ("sqlite",),
         post_execution="auto-merge",
         sync_deletes=True,
     ),
@@ -166,11 +166,12 @@ TEMPLATES: tuple[Template, ...] = (
     _t(
         "sqlite-database-import",
         "SQLite database",
-        "Rows of any SQLite table as nodes, mapped by a small TOML file.",
+        "Rows of any SQLite table as nodes, mapped by a small TOML file; Apple Notes and Safari "
+        "stores go to their own importers.",
         "import",
         "moderate",
         FILES,
-        ("sqlite",),
+        ("apple-notes", "safari", "sqlite"),
     ),
     _t(
         "file-system-import",

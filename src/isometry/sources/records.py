@@ -107,6 +107,40 @@ def map_record(
     return node
 
 
+def map_columns(
+    fields: Mapping[str, JSON],
+    columns: Mapping[str, str],
+    *,
+    source: str,
+    source_id: str,
+    node_type: str = "note",
+    dayfirst: bool = False,
+) -> dict[str, JSON]:
+    """The node fields for one record under an explicit mapping (source field -> node field);
+    every field the mapping does not name goes into ``properties`` under its own name."""
+    node: dict[str, JSON] = {"source": source, "source_id": source_id, "node_type": node_type}
+    properties: dict[str, JSON] = {}
+    for name, value in fields.items():
+        field = columns.get(name)
+        if field is None:
+            if value is not None:
+                properties[name] = value
+            continue
+        if is_blank(value):
+            continue
+        if field in TIME_FIELDS:
+            converted = parse_time(value, dayfirst=dayfirst)
+        else:
+            converted = CONVERT[field](value)
+        if converted is _NOT_MAPPED:
+            properties[name] = value
+        else:
+            node[field] = converted
+    if properties:
+        node["properties"] = properties
+    return node
+
+
 def row_key(fields: Mapping[str, JSON], number: int) -> str:
     """The record's key within its file: its first non-empty id field, else its number."""
     for name, value in fields.items():
@@ -255,11 +289,25 @@ def _epoch(number: int | float, original: JSON) -> JSON:
         return original
 
 
-TIME_FIELDS = frozenset({"created_at", "modified_at", "due_at"})
+TIME_FIELDS = frozenset(
+    {
+        "created_at",
+        "modified_at",
+        "due_at",
+        "completed_at",
+        "event_start",
+        "event_end",
+        "deleted_at",
+    }
+)
 CONVERT: Mapping[str, Callable[[JSON], JSON]] = {
     "name": _stripped_text,
     "content": _scalar_text,
     "summary": _scalar_text,
+    "location_name": _stripped_text,
+    "location_address": _scalar_text,
+    "importance": _integer,
+    "sort_order": _integer,
     "tags": _tags,
     "folder": _stripped_text,
     "node_type": _node_type,
@@ -269,6 +317,8 @@ CONVERT: Mapping[str, Callable[[JSON], JSON]] = {
     "latitude": _number,
     "longitude": _number,
 }
+# The node fields a source field can be mapped to by name (``map_columns``).
+MAPPABLE = frozenset(CONVERT) | TIME_FIELDS
 
 
 # -- files and cursors ---------------------------------------------------------------------
