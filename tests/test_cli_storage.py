@@ -143,3 +143,22 @@ def test_put_missing_path_stores_nothing(cli: Cli) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "not-there.txt" in result.stderr
     assert cli.json("storage", "stats")["blobs"] == 0
+
+
+def test_export_then_import_the_archive_into_another_repository(cli: Cli, tmp_path: Path) -> None:
+    notes = cli.file("notes.jsonl", b'{"title": "Kept"}\n{"title": "Also kept"}\n')
+    cli("import", "json-import", str(notes), "--allow", f"file-system={notes.parent}")
+    out = tmp_path / "out"
+    report = cli.json("export", str(out))
+    assert report["nodes"] == 2
+    assert report["root"] == cli.json("show-commit", "main")["root"]
+    assert "Exported archive" in cli("export", str(tmp_path / "again")).stdout
+    assert "already exists" in cli("export", str(out), code=1).stderr
+    other = Cli(tmp_path / "second")
+    other("init")
+    op = other.json("import", "archive-import", str(out), "--allow", f"file-system={out}")
+    assert op["counts"]["inserted"] == 2
+    assert other.json("show-commit", "main")["root"] == report["root"]
+    vault = cli.json("export", str(tmp_path / "vault"), "--format", "markdown")
+    assert vault["format"] == "markdown"
+    assert (tmp_path / "vault" / "Kept.md").exists()

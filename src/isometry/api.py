@@ -22,6 +22,7 @@ from isometry.errors import (
     IsometryError,
     StoreError,
 )
+from isometry.etl import export as etl_export
 from isometry.etl import metrics as etl_metrics
 from isometry.etl import operations as etl_operations
 from isometry.etl import queue as etl_queue
@@ -512,3 +513,12 @@ def collect_garbage(
     removed node versions referenced: one repository-wide clean-up."""
     history = gc(repo, keep_unreachable=keep_unreachable, vacuum=vacuum)
     return history, blob_gc(repo, grace=blob_grace)
+
+
+def export(
+    repo: Repository, out: Path, *, at: str = "main", form: str = "jsonl"
+) -> etl_export.ExportReport:
+    """Write the nodes, edges and attachments at ``at`` to the new folder ``out``: a JSON Lines
+    archive (``jsonl``, importable again with the template ``archive-import``, same root hash)
+    or a Markdown vault (``markdown``)."""
+    return etl_export.export(repo, content_store(repo), out, at=at, form=form)

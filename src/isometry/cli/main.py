@@ -62,6 +62,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("gc", maintenance.gc),
     ("fsck", maintenance.fsck),
     ("cat", storage.cat),
+    ("export", storage.export),
 )
 OPS_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("list", ops.list_),

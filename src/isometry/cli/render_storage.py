@@ -15,6 +15,7 @@ from isometry.cli.render import new_table
 
 if TYPE_CHECKING:
     from isometry.content import BlobGcReport, BlobRef, BlobStats, VerifyReport
+    from isometry.etl.export import ExportReport
 
 
 def put(stored: Sequence[tuple[str, BlobRef]]) -> list[str]:
@@ -75,3 +76,15 @@ def verify(report: VerifyReport) -> RenderableType:
         lines.append(Text(f"  {damage.hash} {damage.problem}{names}: {damage.detail}"))
     lines.append(Text(f"{checked[0].upper()}{checked[1:]}.", "dim"))
     return Group(*lines)
+
+
+def exported(report: ExportReport) -> RenderableType:
+    what = "archive" if report.format == "jsonl" else "Markdown vault"
+    return Group(
+        Text.assemble("Exported ", (what, "bold"), " to ", (str(report.path), "bold")),
+        Text(
+            f"{report.nodes:,} node(s), {report.edges:,} edge(s), {report.attachments:,} "
+            f"attachment(s) ({report.attachment_bytes:,} bytes)"
+        ),
+        Text(f"commit {report.commit[:12]}  root {report.root[:12]}"),
+    )

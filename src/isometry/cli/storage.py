@@ -134,3 +134,28 @@ def cat(
             {"hash": full, "bytes": written, "path": str(output)},
             Text(f"Wrote {written:,} bytes to {output}."),
         )
+
+
+def export(
+    out: Annotated[Path, typer.Argument(metavar="FOLDER", help="A new folder to write.")],
+    at: Annotated[
+        str, typer.Option("--at", metavar="REF", help="Branch, tag or commit to export.")
+    ] = "main",
+    form: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="jsonl (an archive 'import archive-import' restores exactly) or markdown "
+            "(a vault: one note per file, attachments beside).",
+        ),
+    ] = "jsonl",
+    repo: RepoOption = None,
+    json_out: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Export a branch, tag or commit: nodes, edges and attachments, with a manifest."""
+    with session(repo, as_json=json_out, debug=debug) as run:
+        with run.working("Exporting"):
+            report = api.export(run.repo, out, at=at, form=form)
+        run.emit(report.to_json(), render_storage.exported(report))

@@ -672,6 +672,19 @@ class ContentStore:
             )
             return [Reference(*r) for r in rows]
 
+    def references_by_kind(self, kind: str) -> Iterator[Reference]:
+        """Every reference of one kind (all nodes' attachments, say), in owner order: one
+        query for a whole export instead of one per owner."""
+        with self.db.snapshot() as conn:
+            yield from (
+                Reference(*r)
+                for r in conn.execute(
+                    "SELECT hash, kind, owner, role, commit_seq FROM blob_refs WHERE kind = ?"
+                    " ORDER BY owner, IFNULL(commit_seq, -1), role, hash",
+                    (kind,),
+                )
+            )
+
     # -- maintenance -----------------------------------------------------------------------
 
     def gc(

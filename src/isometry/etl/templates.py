@@ -155,6 +155,16 @@ TEMPLATES: tuple[Template, ...] = (
         ("export-archive",),
     ),
     _t(
+        "archive-import",
+        "Isometry archive",
+        "An archive written by 'isometry export': every node, edge and attachment restored "
+        "exactly (an empty repository gets the exported root hash).",
+        "import",
+        "simple",
+        FILES,
+        ("archive",),
+    ),
+    _t(
         "cloud-sync-setup",
         "Cloud sync set-up",
         "Connect the repository to S3-compatible storage.",
@@ -176,11 +186,27 @@ TEMPLATES: tuple[Template, ...] = (
     _t(
         "file-system-import",
         "Folder",
-        "Every file of a folder, each through the importer for its type.",
+        "Every file of a folder, each through the importer for its type; any other file as a "
+        "document with the file attached. Hidden files are skipped unless include_hidden.",
         "import",
         "complex",
         FILES,
-        ("file-system",),
+        (
+            "apple-notes",
+            "safari",
+            "evernote",
+            "google-keep",
+            "markdown",
+            "html",
+            "office",
+            "apple-calendar",
+            "apple-reminders",
+            "apple-contacts",
+            "sqlite",
+            "json",
+            "csv",
+            "file-system",
+        ),
     ),
     _t(
         "cloud-sync-operation",

@@ -1,0 +1,158 @@
+"""Exporting a branch, tag or commit, and importing the archive again with the same root hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from isometry import api
+from isometry.errors import IsometryError
+from isometry.etl.states import State
+from isometry.model import JSON, node_id_for
+from isometry.vcs.ops import parse_op
+from isometry.vcs.repository import Repository
+
+AUTHOR = "alice"
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 20 + b"\n%%EOF\n"
+
+
+def populate(repo: Repository, tmp_path: Path) -> None:
+    """Imported notes with an attachment, a hand-made node, edges, and a soft-deleted node."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "report.pdf").write_bytes(PDF)
+    records = [
+        {"id": "a", "title": "Trip plan", "body": "See the report.", "tags": "travel,plans",
+         "folder": "Travel/2025", "attachments": ["report.pdf"], "mood": "hopeful"},
+        {"id": "b", "title": "Packing", "type": "task", "due": "2025-05-01"},
+        {"id": "c", "title": "Old idea", "folder": "attachments"},
+    ]  # fmt: skip
+    (src / "notes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    op = api.import_(repo, "json-import", [src / "notes.jsonl"], author=AUTHOR,
+                     grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    assert op.state is State.SUCCEEDED
+    a = str(node_id_for("json", f"{src / 'notes.jsonl'}#a"))
+    b = str(node_id_for("json", f"{src / 'notes.jsonl'}#b"))
+    c = str(node_id_for("json", f"{src / 'notes.jsonl'}#c"))
+    ops = [
+        parse_op({"op": "upsert", "node": {"id": "0" * 8 + "-0000-4000-8000-" + "0" * 12,
+                                           "name": "Hand-made", "content": "Typed here."}}),
+        parse_op({"op": "upsert", "edge": {"edge_type": "LINK", "source_id": a,
+                                           "target_id": b, "label": "needs"}}),
+        parse_op({"op": "upsert", "edge": {"edge_type": "NEST", "source_id": b,
+                                           "target_id": a}}),
+        parse_op({"op": "patch", "node": {"id": c, "deleted_at": "2025-01-01T00:00:00Z"}}),
+    ]  # fmt: skip
+    api.apply(repo, ops, branch="main", message="by hand", author=AUTHOR)
+
+
+def test_a_jsonl_archive_restores_the_same_root_hash(
+    repo: Repository, tmp_path: Path, repo_path: Path
+) -> None:
+    populate(repo, tmp_path)
+    out = tmp_path / "archive"
+    report = api.export(repo, out)
+    head = repo.commit("main")
+    assert (report.commit, report.root) == (head.id, head.root)
+    assert (report.nodes, report.edges, report.attachments) == (4, 2, 1)
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert manifest["root"] == head.root
+    assert manifest["counts"]["nodes"] == 4
+    for name, facts in manifest["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == facts["sha256"]
+    assert (out / "attachments" / hashlib.sha256(PDF).hexdigest()).read_bytes() == PDF
+    assert not (tmp_path / "archive.partial").exists()
+
+    other = api.init(tmp_path / "other", clock=repo.clock, author=AUTHOR)
+    try:
+        op = api.import_(other, "archive-import", [out], author=AUTHOR,
+                         grants=[f"file-system={out}"], base=tmp_path)  # fmt: skip
+        assert op.state is State.SUCCEEDED
+        assert op.counts["inserted"] == 4
+        assert other.commit("main").root == head.root
+        trip = next(n for n in api.nodes(other) if n["name"] == "Trip plan")
+        (linked,) = api.attachments(other, str(trip["id"]))
+        assert linked["hash"] == hashlib.sha256(PDF).hexdigest()
+        data = io.BytesIO()
+        api.read_blob(other, str(linked["hash"]), data)
+        assert data.getvalue() == PDF
+        again = api.import_(other, "archive-import", [out], author=AUTHOR,
+                            grants=[f"file-system={out}"], base=tmp_path)  # fmt: skip
+        assert again.counts["unchanged"] == 4
+    finally:
+        other.close()
+
+
+def test_a_damaged_archive_is_refused_whole(repo: Repository, tmp_path: Path) -> None:
+    populate(repo, tmp_path)
+    out = tmp_path / "archive"
+    api.export(repo, out)
+    nodes = out / "nodes.jsonl"
+    nodes.write_bytes(nodes.read_bytes().replace(b"Trip plan", b"Trip plan!"))
+    other = api.init(tmp_path / "other", clock=repo.clock, author=AUTHOR)
+    try:
+        op = api.import_(other, "archive-import", [out / "manifest.json"], author=AUTHOR,
+                         grants=[f"file-system={out}"], base=tmp_path)  # fmt: skip
+        assert op.state is State.FAILED
+        assert "nodes.jsonl" in str(op.error)
+        assert "not what the manifest says" in str(op.error)
+        assert api.nodes(other) == []
+    finally:
+        other.close()
+
+
+def test_a_markdown_vault_has_a_note_per_node_with_its_files_beside(
+    repo: Repository, tmp_path: Path
+) -> None:
+    populate(repo, tmp_path)
+    out = tmp_path / "vault"
+    report = api.export(repo, out, form="markdown")
+    assert report.nodes == 4
+    trip = out / "Travel" / "2025" / "Trip plan.md"
+    text = trip.read_text()
+    _, front_text, body = text.split("---\n", 2)
+    front = yaml.safe_load(front_text)
+    assert front["name"] == "Trip plan"
+    assert front["tags"] == ["plans", "travel"]
+    assert front["properties"]["mood"] == "hopeful"
+    assert front["links"] == [
+        {"edge_type": "LINK", "target_id": str(front["links"][0]["target_id"]), "label": "needs"}
+    ]
+    (attached,) = front["attachments"]
+    assert (trip.parent / attached).resolve().read_bytes() == PDF
+    assert body == "See the report.\n"
+    # A node folder named like the export's own attachments folder does not mix with it.
+    assert (out / "attachments_" / "Old idea.md").exists()
+    assert (out / "Hand-made.md").read_text().endswith("Typed here.\n")
+
+
+def test_an_export_never_writes_into_an_existing_folder(repo: Repository, tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("keep me")
+    with pytest.raises(IsometryError, match="already exists"):
+        api.export(repo, tmp_path / "taken")
+    with pytest.raises(IsometryError, match="unknown export format"):
+        api.export(repo, tmp_path / "new", form="pdf")
+    assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me"
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_older_commit_exports_as_it_was(repo: Repository, tmp_path: Path) -> None:
+    populate(repo, tmp_path)
+    before = repo.commit("main")
+    api.tag(repo, "before", "main")
+    ops = [parse_op({"op": "upsert", "node": {"id": "1" * 8 + "-1111-4111-8111-" + "1" * 12,
+                                              "name": "Later"}})]  # fmt: skip
+    api.apply(repo, ops, branch="main", message="later", author=AUTHOR)
+    report = api.export(repo, tmp_path / "old", at="before")
+    assert report.root == before.root
+    rows: list[JSON] = [
+        orjson.loads(line) for line in (tmp_path / "old" / "nodes.jsonl").read_bytes().splitlines()
+    ]
+    assert "Later" not in {r["name"] for r in rows if isinstance(r, dict)}
