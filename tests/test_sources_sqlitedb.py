@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import sqlite3
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from typer.testing import CliRunner
 
 from isometry import api
+from isometry.cli import main as cli_main
 from isometry.errors import IsometryError
 from isometry.etl.operations import Operation
 from isometry.etl.states import State
@@ -188,3 +191,37 @@ def test_drafts_name_their_table_and_key(tmp_path: Path) -> None:
     records = [d.locator.record for d in drafts if isinstance(d, Draft)]
     assert records[:2] == ["codes:a", "codes:b"]
     assert "tasks:12" in records
+
+
+def test_tables_lists_what_a_mapping_can_name(tmp_path: Path) -> None:
+    path = make_database(tmp_path / "app.db")
+    found = {t.name: t for t in api.sqlite_tables(path)}
+    assert sorted(found) == ["codes", "pictures", "projects", "tasks"]
+    assert found["tasks"].rows == 3
+    assert found["tasks"].key == ("id",)
+    assert found["pictures"].key == ("rowid",)
+    assert found["tasks"].columns[:3] == ("id", "title", "body")
+    assert found["tasks"].to_json()["links"] == [{"columns": ["project_id"], "table": "projects"}]
+    with pytest.raises(IsometryError, match=r"missing\.db"):
+        api.sqlite_tables(tmp_path / "missing.db")
+
+
+def test_the_tables_command_lists_them_and_names_a_bad_file(tmp_path: Path) -> None:
+    path = make_database(tmp_path / "app.db")
+    runner = CliRunner()
+    shown = runner.invoke(cli_main.app, ["tables", str(path), "--json"])
+    assert shown.exit_code == 0, shown.stderr
+    assert [t["table"] for t in json.loads(shown.stdout)] == [
+        "codes",
+        "pictures",
+        "projects",
+        "tasks",
+    ]
+    human = runner.invoke(cli_main.app, ["tables", str(path)])
+    assert "project_id -> projects" in human.stdout
+    (tmp_path / "notes.txt").write_text("plain words")
+    bad = runner.invoke(cli_main.app, ["tables", str(tmp_path / "notes.txt")])
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("error: ")
+    assert "notes.txt" in bad.stderr
+    assert bad.stderr.count("\n") == 1

@@ -20,6 +20,7 @@ from isometry.errors import (
     InvalidOperation,
     InvalidTransition,
     IsometryError,
+    SourceUnreadable,
     StoreError,
 )
 from isometry.etl import export as etl_export
@@ -36,6 +37,7 @@ from isometry.etl.states import State
 from isometry.etl.templates import Template
 from isometry.lineage import queries as lineage_queries
 from isometry.model import JSON, RowKind
+from isometry.sources.sqlitedb import TableInfo, describe
 from isometry.vcs import merging
 from isometry.vcs.blame import BlameLine
 from isometry.vcs.blame import blame as _blame
@@ -522,3 +524,19 @@ def export(
     archive (``jsonl``, importable again with the template ``archive-import``, same root hash)
     or a Markdown vault (``markdown``)."""
     return etl_export.export(repo, content_store(repo), out, at=at, form=form)
+
+
+class _PlainOpener:
+    """Opens what the user names on the command line: no operation, no grants to check."""
+
+    def open_binary(self, path: Path) -> BinaryIO:
+        try:
+            return path.open("rb")
+        except OSError as error:
+            raise SourceUnreadable(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def sqlite_tables(path: Path) -> list[TableInfo]:
+    """The tables of a SQLite database as ``sqlite-database-import`` would read them, to write
+    a mapping from (the file is read from a private copy, never changed)."""
+    return describe(path, _PlainOpener())

@@ -258,6 +258,18 @@ def templates(
         run.emit([t.to_json() for t in offered], render_engine.templates(offered))
 
 
+def tables(
+    database: Annotated[Path, typer.Argument(metavar="DATABASE", help="A SQLite file.")],
+    json_out: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """List a SQLite database's tables as sqlite-database-import reads them: columns, key,
+    rows and links, to write a mapping from."""
+    with session(None, as_json=json_out, debug=debug) as run:
+        found = api.sqlite_tables(database)
+        run.emit([t.to_json() for t in found], render_engine.tables(found))
+
+
 def import_(
     template: TemplateArgument,
     sources: SourcesArgument,

@@ -63,6 +63,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("fsck", maintenance.fsck),
     ("cat", storage.cat),
     ("export", storage.export),
+    ("tables", engine.tables),
 )
 OPS_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("list", ops.list_),

@@ -22,6 +22,7 @@ from isometry.model import JSON
 if TYPE_CHECKING:
     from isometry.etl.operations import Operation
     from isometry.etl.templates import Template
+    from isometry.sources.sqlitedb import TableInfo
 
 COUNTS = ("read", "inserted", "updated", "unchanged", "quarantined", "filtered", "deleted")
 STATE_STYLES = {
@@ -364,3 +365,15 @@ def grants(current: Mapping[str, Sequence[str]]) -> RenderableType:
         (permission, Text("\n".join(paths))) for permission, paths in current.items()
     ]
     return Group(Text("Standing grants (every operation may read inside these):"), _fields(rows))
+
+
+def tables(found: Sequence[TableInfo]) -> RenderableType:
+    if not found:
+        return Text("No tables.")
+    table = new_table("table", "rows", "key", "columns", "links")
+    table.columns[1].justify = "right"
+    for info in found:
+        links = ", ".join(f"{','.join(k.columns)} -> {k.table}" for k in info.links)
+        table.add_row(Text(info.name), Text(f"{info.rows:,}"), Text(", ".join(info.key)),
+                      Text(", ".join(info.columns)), Text(links or "-"))  # fmt: skip
+    return table

@@ -56,16 +56,17 @@ def _wanted(relative: str, config: OperationConfig) -> bool:
     return (not config.include or hit(config.include)) and not hit(config.exclude)
 
 
-def _files(root: Path, config: OperationConfig, accessor: Accessor) -> list[Path]:
-    """Every file under ``root``, sorted, hidden ones skipped (hidden folders are not even
-    entered), filtered by include/exclude."""
+def _files(root: Path, config: OperationConfig, accessor: Accessor, hidden: bool) -> list[Path]:
+    """Every file under ``root``, sorted, filtered by include/exclude; hidden ones skipped
+    (hidden folders not even entered) unless ``hidden``."""
     found: list[Path] = []
     for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if not hidden:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
         base = Path(folder)
         for name in names:
             path = base / name
-            if name.startswith(".") or not path.is_file():
+            if (name.startswith(".") and not hidden) or not path.is_file():
                 continue
             if _wanted(path.relative_to(root).as_posix(), config):
                 accessor.check(path)
@@ -108,7 +109,7 @@ def expand(
         if root.is_dir():
             chosen = [
                 (path, imp)
-                for path in _files(root, config, accessor)
+                for path in _files(root, config, accessor, options.get("include_hidden") is True)
                 for imp in _importers_for(path, importers)
             ]
         else:

@@ -176,12 +176,7 @@ class SqliteImporter:
     def scan(self, path: Path, opener: Opener, options: Options) -> Scan:
         mapping = load(path, opener, options)
         with snapshot(path, opener) as snap:
-            records = 0
-            for table in tables_of(path, snap, mapping):
-                (count,) = snap.connection.execute(
-                    f"SELECT count(*) FROM {quoted(table.name)}"
-                ).fetchone()
-                records += int(count)
+            records = sum(_rows(snap, table) for table in tables_of(path, snap, mapping))
             return Scan(records=records, size=snap.size, fingerprint=snap.fingerprint)
 
     def read(
@@ -203,6 +198,11 @@ class SqliteImporter:
                     order: list[JSON] = list(row[: len(table.order)])
                     values = dict(zip(names, row[len(table.order) :], strict=True))
                     yield _item(path, table, order, values), {"table": index, "after": order}
+
+
+def _rows(snap: Snapshot, table: Table) -> int:
+    (count,) = snap.connection.execute(f"SELECT count(*) FROM {quoted(table.name)}").fetchone()
+    return int(count)
 
 
 def _position(cursor: JSON, path: Path) -> tuple[int, list[JSON] | None]:
@@ -262,3 +262,34 @@ def _item(path: Path, table: Table, order: list[JSON], row: dict[str, object]) -
         edges=tuple(edges),
         attachments=tuple(attachments),
     )
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What ``isometry tables`` shows of one table, to write a mapping from."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    rows: int
+    links: tuple[Link, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "table": self.name,
+            "columns": list(self.columns),
+            "key": list(self.key),
+            "rows": self.rows,
+            "links": [{"columns": list(k.columns), "table": k.table} for k in self.links],
+        }
+
+
+def describe(path: Path, opener: Opener) -> list[TableInfo]:
+    """The tables the ``sqlite`` importer would read from ``path``, with their columns, keys,
+    row counts and links."""
+    with snapshot(path, opener) as snap:
+        found: list[TableInfo] = []
+        for table in tables_of(path, snap, DatabaseMapping()):
+            found.append(TableInfo(table.name, tuple(snap.columns(table.name)), table.key,
+                                   _rows(snap, table), table.links))  # fmt: skip
+        return found
