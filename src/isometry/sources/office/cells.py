@@ -1,0 +1,190 @@
+"""The rows of one worksheet, streamed: each cell's value as Excel last calculated it, the text
+of its formula when it has one, and the sheet's merged ranges.
+
+openpyxl's read-only worksheet streams rows, but with ``data_only`` it drops every formula's
+text, and it never reports merged ranges. The sheet parser it streams with,
+``WorkSheetParser``, sees both in the same pass: a small subclass keeps the formula beside the
+cached value and turns a row it cannot read into a problem for that row rather than an end to
+the sheet. One parse of the sheet gives values, formulas and merges; no second workbook load.
+
+That parser, and the read-only worksheet's ``_get_source``/``_shared_strings`` and the
+workbook's ``_date_formats``/``_timedelta_formats`` it is fed from, are openpyxl internals:
+they are the arguments openpyxl's own read-only worksheet passes, and they are reached only
+here. The tests read formulas, merges and dates back, so a change in openpyxl shows there.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zlib
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zipfile import BadZipFile
+
+from openpyxl.formula.translate import TranslatorError
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+
+from isometry.model import JSON
+
+# What openpyxl raises for a cell it cannot convert (a shared string index out of range, a
+# number that is not one, a date serial out of range, a shared formula it cannot move).
+CELL_ERRORS = (ValueError, IndexError, KeyError, TypeError, OverflowError, TranslatorError)
+# What breaks the stream itself: XML that stops being XML (ParseError is a SyntaxError;
+# defusedxml refuses entities with ValueErrors), a zip member that is cut short or corrupt.
+STREAM_ERRORS = (SyntaxError, zlib.error, BadZipFile, EOFError, *CELL_ERRORS)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    column: int
+    value: JSON
+    """Plain JSON: text, a number, true/false; dates and times as ISO-8601 text; None for a
+    formula Excel never calculated."""
+    formula: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    number: int
+    """The row's number in the sheet, as Excel shows it."""
+    cells: tuple[Cell, ...] = ()
+    """The cells that hold a value or a formula, left to right."""
+    problem: str | None = None
+    """Why the row cannot be read (its cells are then empty)."""
+    ends_sheet: bool = False
+    """The problem broke the sheet's stream: nothing after it can be read."""
+
+
+class SheetRows:
+    """Iterates a read-only worksheet's rows (empty rows included, as openpyxl gives them);
+    ``merged`` lists the merged ranges once the iteration is over, since a sheet keeps them
+    after its rows."""
+
+    def __init__(self, sheet: ReadOnlyWorksheet) -> None:
+        self._sheet = sheet
+        self.merged: list[str] = []
+
+    def __iter__(self) -> Generator[Row]:
+        sheet: Any = self._sheet  # the internals named in the module docstring
+        book: Any = sheet.parent
+        last = 0
+        try:
+            source = sheet._get_source()
+        except (BadZipFile, KeyError, zlib.error, EOFError) as error:
+            yield Row(1, problem=f"the sheet's data cannot be opened: {_reason(error)}",
+                      ends_sheet=True)  # fmt: skip
+            return
+        with source:
+            parser = _Parser(
+                source,
+                sheet._shared_strings,
+                data_only=True,
+                epoch=book.epoch,
+                date_formats=book._date_formats,
+                timedelta_formats=book._timedelta_formats,
+            )
+            rows = parser.parse()
+            while True:
+                try:
+                    with warnings.catch_warnings():
+                        # openpyxl warns about sheet features it does not keep (extensions,
+                        # conditional formats): nothing a reader of values loses.
+                        warnings.simplefilter("ignore")
+                        number, cells = next(rows)
+                except StopIteration:
+                    break
+                except STREAM_ERRORS as error:
+                    reason = f"the sheet cannot be read past row {last}: {_reason(error)}"
+                    yield Row(last + 1, problem=reason, ends_sheet=True)
+                    return
+                last = number
+                if isinstance(cells, str):
+                    yield Row(number, problem=cells)
+                else:
+                    yield Row(number, tuple(_cells(cells)))
+            merged = parser.merged_cells
+            self.merged = [str(m.ref) for m in merged.mergeCell] if merged is not None else []
+
+
+class _Parser(WorkSheetParser):
+    """openpyxl's sheet parser, keeping formula text beside the cached value."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        cell: dict[str, Any] = super().parse_cell(element)
+        if element.find(FORMULA_TAG) is not None:
+            parsed = self.parse_formula(element)  # type: ignore[no-untyped-call]  # untyped stub
+            cell["formula"] = formula_text(parsed)
+        return cell
+
+    def parse_row(self, row: Any) -> tuple[int, Any]:
+        """A row's cells, or the reason (a string) it cannot be read."""
+        before = self.row_counter
+        try:
+            return super().parse_row(row)
+        except CELL_ERRORS as error:
+            if self.row_counter == before:  # its own number was what could not be read
+                self.row_counter = before + 1
+            return self.row_counter, f"row {self.row_counter} cannot be read: {_reason(error)}"
+
+
+def formula_text(formula: object) -> str | None:
+    """The text of a formula as openpyxl parses it (plain, array or data table)."""
+    if isinstance(formula, str):
+        return formula
+    if isinstance(formula, ArrayFormula):
+        return str(formula.text) if formula.text else None
+    if isinstance(formula, DataTableFormula):
+        refs = ",".join(str(r) for r in (formula.r1, formula.r2) if r)
+        return f"=TABLE({refs})"
+    return None
+
+
+def _cells(parsed: list[dict[str, Any]]) -> Iterator[Cell]:
+    for cell in parsed:
+        value, formula = plain(cell["value"]), cell.get("formula")
+        if value is None and formula is None:
+            continue
+        if isinstance(value, str) and not value and formula is None:
+            continue
+        yield Cell(int(cell["column"]), value, formula)
+
+
+def plain(value: object) -> JSON:
+    """A cell value as plain JSON. Spreadsheet dates carry no time zone: they are written as
+    ISO-8601 without one (a date alone when the time is midnight)."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime):
+        if value.time() == time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return duration(value)
+    return str(value)  # rich text, and whatever a later openpyxl may hand over
+
+
+def duration(value: timedelta) -> str:
+    """A duration as Excel's ``[h]:mm:ss`` shows it (``26:30:00``)."""
+    seconds = value.total_seconds()
+    sign = "-" if seconds < 0 else ""
+    whole, fraction = divmod(abs(seconds), 1)
+    hours, rest = divmod(int(whole), 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{sign}{hours}:{minutes:02d}:{secs:02d}"
+    if fraction:
+        text += f"{fraction:.6f}".rstrip("0")[1:]
+    return text
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

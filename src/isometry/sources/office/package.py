@@ -1,0 +1,80 @@
+"""What an Office file is before either library reads it: a zip (Office Open XML), an OLE
+compound file (a password-protected document, or an old binary ``.xls``/``.doc`` under a new
+name), or something else; and its size and fingerprint.
+
+Both libraries answer a file they cannot read with whatever their zip or XML layer raised
+(``BadZipFile``, ``KeyError`` for a missing part, ``ValueError``...). Telling the kinds apart
+here first turns the common cases into one sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import BinaryIO
+
+from isometry.errors import SourceUnreadable
+from isometry.sources.base import Scan
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# An encrypted Office Open XML file is an OLE container holding this stream (its directory
+# entry names are UTF-16).
+ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+_CHUNK = 1 << 20
+
+
+def check_package(path: Path, stream: BinaryIO, kind: str) -> None:
+    """Raise ``SourceUnreadable`` unless ``stream`` starts like a zip archive; leaves it at 0.
+
+    ``kind`` names what the file should be (``"workbook"``, ``"Word document"``) for messages.
+    """
+    head = stream.read(len(OLE_MAGIC))
+    stream.seek(0)
+    if head.startswith(ZIP_MAGIC):
+        return
+    if head == OLE_MAGIC:
+        if _holds(stream, ENCRYPTED_STREAM):
+            raise SourceUnreadable(
+                f"{path} is password-protected (an encrypted Office file): "
+                "save it without a password to import it"
+            )
+        raise SourceUnreadable(
+            f"{path} is an old binary Office file (.xls/.doc format), not an Office Open XML "
+            f"{kind}: save it as .xlsx or .docx to import it"
+        )
+    if not head:
+        raise SourceUnreadable(f"{path} is empty, not an Office Open XML {kind}")
+    raise SourceUnreadable(f"{path} is not an Office Open XML {kind} (it is not a zip archive)")
+
+
+def _holds(stream: BinaryIO, needle: bytes) -> bool:
+    """Whether ``needle`` occurs in the stream, read in chunks; leaves the stream at 0."""
+    tail = b""
+    try:
+        while chunk := stream.read(_CHUNK):
+            if needle in tail + chunk:
+                return True
+            tail = chunk[-len(needle) + 1 :]
+        return False
+    finally:
+        stream.seek(0)
+
+
+def measure(stream: BinaryIO) -> Scan:
+    """Size and SHA-256 of the whole stream (records left at 0); leaves the stream at 0."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    stream.seek(0)
+    return Scan(records=0, size=size, fingerprint=digest.hexdigest())
+
+
+def damaged(path: Path, kind: str, error: BaseException) -> SourceUnreadable:
+    """The error for a zip archive a library could not read as a ``kind``."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, KeyError):
+        reason = f"a part is missing: {reason}"
+    return SourceUnreadable(f"{path} is damaged or not an Office Open XML {kind}: {reason}")

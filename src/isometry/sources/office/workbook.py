@@ -1,0 +1,136 @@
+"""Workbooks (``.xlsx``, ``.xlsm``): opened with openpyxl in read-only, values-only mode, so a
+sheet is streamed row by row and never held whole; each sheet read by ``sheet.SheetImport``.
+
+Cursor ``{"sheet": index, "row": n}``: resuming reads sheet ``index`` again from its start
+(its node needs all of it) and yields what follows row ``n``; ``row`` 0 starts a sheet.
+
+Scanning counts one record per sheet and, with ``rows_as_nodes``, the rows after a header row
+that names node fields, as far as the sheet's declared size tells (rows left empty inside it
+are counted but yield nothing); a sheet that declares no size is counted row by row.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import BinaryIO
+from zipfile import BadZipFile
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.workbook.workbook import Workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+from isometry.model import JSON
+from isometry.sources.base import Item, Opener, Options, Scan
+from isometry.sources.office.cells import SheetRows
+from isometry.sources.office.package import check_package, damaged, measure
+from isometry.sources.office.properties import core_fields
+from isometry.sources.office.sheet import (
+    Book,
+    Columns,
+    SheetImport,
+    looks_like_header,
+    names_node_fields,
+)
+from isometry.sources.records import Origin, cursor_position, open_source
+
+KIND = "workbook"
+# What openpyxl raises for a package it cannot read: a broken zip, a missing part (KeyError),
+# XML it cannot parse (a SyntaxError, or ValueError, its own wrapper), no workbook part (OSError).
+_LOAD_ERRORS = (
+    BadZipFile, KeyError, ValueError, TypeError, SyntaxError, OSError, EOFError, zlib.error,
+    InvalidFileException,
+)  # fmt: skip
+
+
+@contextmanager
+def open_workbook(path: Path, stream: BinaryIO) -> Iterator[Workbook]:
+    """The workbook in ``stream``, read-only and values-only; ``SourceUnreadable`` when it is
+    not one."""
+    check_package(path, stream, KIND)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # features openpyxl does not keep: not our concern
+            book = load_workbook(stream, read_only=True, data_only=True, keep_links=False)
+    except _LOAD_ERRORS as error:
+        raise damaged(path, KIND, error) from None
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+def sheets(book: Workbook) -> list[ReadOnlyWorksheet]:
+    """The worksheets (chart sheets hold no cells), in workbook order."""
+    return [s for s in book.worksheets if isinstance(s, ReadOnlyWorksheet)]
+
+
+def scan_workbook(path: Path, opener: Opener, options: Options) -> Scan:
+    rows_as_nodes = options.get("rows_as_nodes") is True
+    with open_source(path, opener) as stream:
+        check_package(path, stream, KIND)
+        measured = measure(stream)
+        with open_workbook(path, stream) as book:
+            found = sheets(book)
+            records = len(found)
+            if rows_as_nodes:
+                records += sum(_row_records(sheet) for sheet in found)
+    return Scan(records=records, size=measured.size, fingerprint=measured.fingerprint)
+
+
+def _row_records(sheet: ReadOnlyWorksheet) -> int:
+    """How many row nodes the sheet will give (see the module docstring)."""
+    with closing(iter(SheetRows(sheet))) as rows:
+        for row in rows:
+            if row.cells:
+                first = row
+                break
+        else:
+            return 0
+        if not looks_like_header(first) or not names_node_fields(Columns(first).header):
+            return 0
+        declared = sheet.max_row
+        if declared is not None and declared >= first.number:
+            return declared - first.number
+        return sum(1 for row in rows if row.cells or row.problem)
+
+
+def read_workbook(
+    path: Path, opener: Opener, options: Options, cursor: JSON, origin: Origin
+) -> Iterator[tuple[Item, JSON]]:
+    start, after = cursor_position(cursor, ("sheet", "row"), path)
+    with open_source(path, opener) as stream, open_workbook(path, stream) as book:
+        shared = _book(path, origin, book, options)
+        for index, sheet in enumerate(sheets(book)):
+            if index >= start:
+                yield from SheetImport(shared, sheet, index).items(after if index == start else 0)
+
+
+def _book(path: Path, origin: Origin, book: Workbook, options: Options) -> Book:
+    props = book.properties
+    fields, properties = core_fields(
+        {
+            "title": props.title,
+            "subject": props.subject,
+            "creator": props.creator,
+            "last_modified_by": props.lastModifiedBy,
+            "description": props.description,
+            "keywords": props.keywords,
+            "category": props.category,
+            "content_status": props.contentStatus,
+            "identifier": props.identifier,
+            "language": props.language,
+            "revision": props.revision,
+            "version": props.version,
+            "created": props.created,
+            "modified": props.modified,
+            "last_printed": props.lastPrinted,
+        }
+    )
+    properties = {"file": path.name, **properties}
+    rows_as_nodes = options.get("rows_as_nodes") is True
+    return Book(origin, path.stem, fields, properties, rows_as_nodes)
