@@ -423,6 +423,22 @@ def test_links_to_other_files_are_attachments_and_missing_embeds_are_reported(
     assert [e["target_id"] for e in note.edges] == [nid("ghost")]
 
 
+def test_an_image_inside_a_link_is_stored_too(tmp_path: Path) -> None:
+    root = write(tmp_path / "v", {
+        "b.png": b"\x89PNG badge", "other.md": "",
+        "n.md": "[![badge](b.png)](https://example.com) [![again](b.png)](other.md)",
+    })  # fmt: skip
+    note = draft(root, "n.md")
+    png = attachment_link(sha(root / "b.png"))
+    assert note.node["content"] == (
+        f"[![badge]({png})](https://example.com) [![again]({png})](other.md)"
+    )
+    assert [(a.filename, a.role) for a in note.attachments] == [("b.png", "inline-image")]
+    assert [(e["target_id"], e["label"]) for e in note.edges] == [
+        (nid("other.md"), "![again](b.png)")
+    ]
+
+
 def test_an_embed_outside_the_grants_stays_as_written_and_is_reported(tmp_path: Path) -> None:
     root = write(tmp_path / "vault", {
         ".obsidian/app.json": "{}",

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from isometry import api
+from isometry.etl.executor import Progress
 from isometry.etl.operations import Operation
 from isometry.etl.states import State
 from isometry.model import node_id_for
@@ -131,3 +137,54 @@ def test_reimport_writes_what_changed_and_follows_new_targets(
     assert (nid("not yet.md"), None) in edges_from(repo, "later.md")
     kept = next(n for n in api.nodes(repo) if n["source_id"] == "kept-note")
     assert kept["properties"]["path"] == "renamed.md"
+
+
+class Interrupt(Exception):
+    """Raised from a progress callback: the process 'dies' there, its operation left running."""
+
+
+def interrupt_after_first_batch(progress: Progress) -> None:
+    if progress.phase == "loading" and progress.done:
+        raise Interrupt("stopped after the first batch")
+
+
+def dead_owner() -> str:
+    """A lease owner naming a process that has exited."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return f"{socket.gethostname()}:{int(child.stdout)}:gone"
+
+
+def test_an_interrupted_import_resumes_to_what_an_uninterrupted_one_gives(
+    repo: Repository, tmp_path: Path
+) -> None:
+    vault = tmp_path / "vault"
+    (vault / ".obsidian").mkdir(parents=True)
+    (vault / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(64)))
+    for i in range(130):
+        folder = vault / f"f{i % 3}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"n{i}.md").write_text(
+            f"---\ntags: [t{i % 4}]\n---\n# Note {i}\n[[n{(i + 1) % 130}]] [[n{i}#Note {i}]] "
+            + ("![[pic.png]]" if i % 10 == 0 else "")
+        )
+    config = {"batch_size": 50}
+    grants = [f"file-system={vault}"]
+    op = api.create_operation(repo, TEMPLATE, [vault], grants=grants, config=config, base=tmp_path)
+    with pytest.raises(Interrupt):
+        api.run_operation(repo, op.id, author=AUTHOR, on_progress=interrupt_after_first_batch)
+    assert api.operation(repo, op.id).counts["read"] == 50
+    with repo.db.transaction() as conn:
+        conn.execute("UPDATE operations SET lease_owner = ? WHERE id = ?", (dead_owner(), op.id))
+    done = api.run_operation(repo, op.id, author=AUTHOR)
+    assert done.state is State.SUCCEEDED, done.error
+    assert (done.counts["read"], done.counts["inserted"]) == (130, 130)
+
+    reference = api.init(tmp_path / "reference", clock=repo.clock, author=AUTHOR)
+    with reference:
+        again = api.import_(reference, TEMPLATE, [vault], author=AUTHOR, grants=grants,
+                            base=tmp_path, config=config)  # fmt: skip
+        assert again.counts == done.counts
+        assert api.show_commit(reference, "main").root == api.show_commit(repo, "main").root
+        assert api.nodes(reference) == api.nodes(repo)
+        assert len(api.edges(repo)) == 260

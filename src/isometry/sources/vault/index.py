@@ -32,6 +32,7 @@ import time
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 NOTE_SUFFIXES = (".md", ".markdown")
@@ -58,6 +59,7 @@ def vault_of(path: Path, named: Path | None) -> Vault:
     return Vault(path.parent, deep=False)
 
 
+@lru_cache(maxsize=65_536)  # the same names are compared for every link to them
 def key_of(text: str) -> str:
     """How names are compared: NFC, lower case (as Obsidian lower-cases them)."""
     return unicodedata.normalize("NFC", text).lower()

@@ -80,9 +80,15 @@ def parse_body(text: str) -> Body:
         if link is not None:
             links.append(link)
     without_wikilinks = _blank(masked, [(link.start, link.end) for link in links])
-    markdown = [
-        link for match in _MD_LINK.finditer(without_wikilinks) if (link := _md_link(text, match))
-    ]
+    markdown: list[Link] = []
+    for match in _MD_LINK.finditer(without_wikilinks):
+        # A linked image (``[![alt](pic.png)](target)``) holds a second link in its text.
+        start, end = match.span("text")
+        for inner in _MD_LINK.finditer(without_wikilinks, start, end):
+            if link := _md_link(text, inner):
+                markdown.append(link)
+        if link := _md_link(text, match):
+            markdown.append(link)
     links.extend(markdown)
     links.sort(key=lambda link: link.start)
     # Link destinations and texts are not searched for tags: ``[x](#anchor)`` is no tag.
@@ -129,7 +135,7 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
         return text
     parts: list[str] = []
     previous = 0
-    for span_start, end in spans:
+    for span_start, end in sorted(spans):
         start = max(span_start, previous)
         if end <= start:
             continue
