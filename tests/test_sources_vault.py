@@ -423,6 +423,26 @@ def test_links_to_other_files_are_attachments_and_missing_embeds_are_reported(
     assert [e["target_id"] for e in note.edges] == [nid("ghost")]
 
 
+def test_links_in_front_matter_values_are_edges_too(tmp_path: Path) -> None:
+    root = write(tmp_path / "v", {
+        "Other.md": "", "cover.png": b"\x89PNG cover",
+        "n.md": (
+            '---\nrelated: "[[Other|see also]]"\nup: ["[[Other]]", "[[Nowhere]]"]\n'
+            'cover: "[[cover.png]]"\n---\nBody links [[Other]].\n'
+        ),
+    })  # fmt: skip
+    note = draft(root, "n.md")
+    assert [(e["target_id"], e.get("label"), e["properties"]) for e in note.edges] == [
+        (nid("Other.md"), None, {"syntax": "wikilink", "target": "Other"}),
+        (nid("Other.md"), "see also",
+         {"syntax": "front matter", "target": "Other", "alias": "see also", "key": "related"}),
+        (nid("Nowhere"), None, {"syntax": "front matter", "target": "Nowhere", "key": "up"}),
+    ]  # fmt: skip
+    assert note.node["properties"]["unresolved_links"] == ["Nowhere"]
+    assert note.node["properties"]["cover"] == "[[cover.png]]"  # the value stays as written
+    assert [(a.filename, a.role) for a in note.attachments] == [("cover.png", "attachment")]
+
+
 def test_an_image_inside_a_link_is_stored_too(tmp_path: Path) -> None:
     root = write(tmp_path / "v", {
         "b.png": b"\x89PNG badge", "other.md": "",

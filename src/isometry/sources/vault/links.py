@@ -7,7 +7,9 @@ attachments for the files they name, and the content rewritten to point at those
   ``#^block``; ``[[n#Heading|Alias]]`` ``#Heading|Alias``; an embed puts ``embed`` first:
   ``![[n]]`` ``embed``, ``![[n#Heading]]`` ``embed#Heading``. A Markdown link's text is its
   alias. The edge's properties hold the same parts by name (syntax, target, heading, block,
-  alias, embed), so nothing has to be parsed back out of the label.
+  alias, embed, and the key of a link written in the front matter), so nothing has to be
+  parsed back out of the label. Links in the body come first: one written in both places is
+  one edge, described by the body's.
 - One that finds another file (an image, a PDF...): the file is an attachment
   (``inline-image`` for an embedded image, else ``attachment``) and the link in the content
   points at it: ``![name](attachment:<sha256>)`` for an embed, ``[name](attachment:<sha256>)``
@@ -133,6 +135,8 @@ def _edge(
         properties["alias"] = link.alias
     if link.embed:
         properties["embed"] = True
+    if link.key is not None:
+        properties["key"] = link.key
     edge: dict[str, JSON] = {
         "edge_type": "LINK",
         "source_id": own_id,
@@ -161,6 +165,8 @@ def _file(link: Link, path: Path, opener: Opener, out: Links, seen: set[str]) ->
     if str(path) not in seen:
         seen.add(str(path))
         out.attachments.append(Attachment(path.name, path=path, role=role))
+    if link.start < 0:
+        return  # written in the front matter: the value stays as written
     if link.syntax == "markdown":
         out.rewrites.append((link.dest_start, link.dest_end, attachment_link(digest)))
         return

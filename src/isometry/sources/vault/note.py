@@ -1,5 +1,8 @@
 """One Markdown file turned into one ``note`` node, its edges and its attachments.
 
+Edges come from the body's links and from wikilinks written in front-matter values (Obsidian
+links ``related: "[[Other]]"`` too); see ``links``.
+
 Fields: name (front matter title, else the first level-one heading, else the file name
 without its suffix); content (the body after the front matter, embeds of stored files
 rewritten to point at them); folder (the note's folder in the vault, None at the root); tags
@@ -34,10 +37,17 @@ import orjson
 
 from isometry.model import JSON, node_id_for, utc_timestamp
 from isometry.sources.base import Draft, Item, Locator, Opener, Rejected
-from isometry.sources.vault.frontmatter import FrontMatterError, fields, load, split
+from isometry.sources.vault.frontmatter import (
+    FrontMatterError,
+    fields,
+    key_text,
+    load,
+    plain,
+    split,
+)
 from isometry.sources.vault.index import Vault, index_for
 from isometry.sources.vault.links import SOURCE, resolve_links, source_id_of
-from isometry.sources.vault.syntax import parse_body
+from isometry.sources.vault.syntax import front_matter_links, parse_body
 
 _BOM = "\ufeff"
 _COMPUTED = ("path", "unresolved_links", "missing_embeds", "unreadable_embeds")
@@ -58,7 +68,7 @@ def note_item(path: Path, vault: Vault, data: bytes, mtime_ns: int | None, opene
         )
     part = split(text)
     try:
-        front = fields(load(part))
+        values = load(part)
     except FrontMatterError as error:
         return Rejected(
             Locator(str(path), relative, error.line),
@@ -66,12 +76,18 @@ def note_item(path: Path, vault: Vault, data: bytes, mtime_ns: int | None, opene
             f"{relative}, line {error.line}: {error.message}; the note is not imported "
             "until its front matter is fixed",
         )
+    front = fields(values)
     body = text[part.body_start :]
     parsed = parse_body(body)
+    in_front_matter = front_matter_links({key_text(k): plain(v) for k, v in values.items()})
     source_id = front.note_id or source_id_of(relative)
     own_id = node_id_for(SOURCE, source_id)
     links = resolve_links(
-        parsed.links, index=index_for(vault), relative=relative, own_id=own_id, opener=opener
+        parsed.links + in_front_matter,
+        index=index_for(vault),
+        relative=relative,
+        own_id=own_id,
+        opener=opener,
     )
 
     properties = {
@@ -79,13 +95,13 @@ def note_item(path: Path, vault: Vault, data: bytes, mtime_ns: int | None, opene
         for key, value in front.properties.items()
     }
     properties["path"] = source_id_of(relative)
-    for name, values in (
+    for name, listed in (
         ("unresolved_links", links.unresolved),
         ("missing_embeds", links.missing),
         ("unreadable_embeds", links.unreadable),
     ):
-        if values:
-            properties[name] = list(values)
+        if listed:
+            properties[name] = list(listed)
 
     modified = front.modified_at
     if modified is None and mtime_ns is not None:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
+
+from isometry.model import JSON
 
 # A fence opens a code block: three or more backticks or tildes at the start of a line (after
 # indentation or blockquote markers); only a fence of the same character, at least as long,
@@ -49,10 +52,11 @@ class Link:
     ``target`` is the file part (trimmed, ``""`` for a link inside the same note), ``subpath``
     the heading (``Heading``) or block reference (``^id``) after ``#``, ``alias`` the display
     text. ``start``/``end`` span the whole link; ``dest_start``/``dest_end`` span what a
-    rewrite replaces: the whole link for a wikilink, the destination for a Markdown link.
+    rewrite replaces: the whole link for a wikilink, the destination for a Markdown link. A
+    link written in a front-matter value names its key in ``key`` and spans nothing (-1).
     """
 
-    syntax: str  # "wikilink" or "markdown"
+    syntax: str  # "wikilink", "markdown" or "front matter"
     embed: bool
     target: str
     subpath: str
@@ -61,6 +65,7 @@ class Link:
     end: int
     dest_start: int
     dest_end: int
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,31 @@ def parse_body(text: str) -> Body:
     # Link destinations and texts are not searched for tags: ``[x](#anchor)`` is no tag.
     bare = _blank(without_wikilinks, [(link.start, link.end) for link in markdown])
     return Body(tuple(links), _tags(bare), _title(text, masked))
+
+
+def front_matter_links(values: Mapping[str, JSON]) -> tuple[Link, ...]:
+    """Wikilinks written in front-matter values (``related: "[[Other note]]"``), which
+    Obsidian links as it links the body's, in the order of the keys."""
+    found: list[Link] = []
+    for key, value in values.items():
+        for text in _strings(value):
+            for match in _WIKILINK.finditer(text):
+                link = _wikilink(text, match)
+                if link is not None:
+                    found.append(replace(link, syntax="front matter", start=-1, end=-1,
+                                         dest_start=-1, dest_end=-1, key=key))  # fmt: skip
+    return tuple(found)
+
+
+def _strings(value: JSON) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
 
 
 def line_of(text: str, offset: int) -> int:
