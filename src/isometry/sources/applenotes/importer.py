@@ -54,11 +54,14 @@ class AppleNotesImporter:
         if path.suffix.lower() != ".sqlite" or not is_sqlite(path):
             return False
         try:
-            # A look at the schema only (read-only, no lock kept), to choose the importer.
-            with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True) as db:
-                row = db.execute(
-                    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (TABLE,)
-                ).fetchone()
+            # A look at the schema only (read-only and immutable: no lock, no file beside it).
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error:
+            return False
+        try:
+            row = db.execute(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (TABLE,)
+            ).fetchone()
         except sqlite3.Error:
             return False
         finally:

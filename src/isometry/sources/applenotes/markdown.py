@@ -285,11 +285,6 @@ def _add_attachment_text(paragraph: Paragraph, text: str, style: Style, info: Pr
             paragraph.pieces.append(Piece(chunk, style))
 
 
-def plain_text(note: ProtoMessage) -> str:
-    """The note's text as the app shows it in plain form (attachments as U+FFFC)."""
-    return str(note.note_text)
-
-
 # -- inline rendering ----------------------------------------------------------------------
 
 
