@@ -10,8 +10,10 @@ here first turns the common cases into one sentence a user can act on.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import BinaryIO
+from zipfile import BadZipFile
 
 from isometry.errors import SourceUnreadable
 from isometry.sources.base import Scan
@@ -74,7 +76,19 @@ def measure(stream: BinaryIO) -> Scan:
 
 def damaged(path: Path, kind: str, error: BaseException) -> SourceUnreadable:
     """The error for a zip archive a library could not read as a ``kind``."""
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, KeyError):
-        reason = f"a part is missing: {reason}"
+    if isinstance(error, BadZipFile):
+        reason = f"it is cut short or corrupt ({_first_line(error)})"
+    elif isinstance(error, KeyError):
+        reason = f"a part is missing: {_first_line(error)}"
+    else:
+        # python-docx names the file it was given, here an in-memory copy: say nothing of it.
+        reason = _MEMORY_FILE.sub("it ", _first_line(error))
     return SourceUnreadable(f"{path} is damaged or not an Office Open XML {kind}: {reason}")
+
+
+_MEMORY_FILE = re.compile(r"file '<[^>]*>' ")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

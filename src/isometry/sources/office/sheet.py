@@ -9,6 +9,10 @@ The header is the first row that is not empty when it looks like one (every cell
 the same); otherwise the columns are named by their letters and every row is data. The table
 keeps at most ``TABLE_ROWS`` data rows and ``TABLE_CHARS`` characters; the rows left out are
 counted in the node's ``rows_left_out`` (row nodes still carry every row).
+
+Row nodes are mapped from their cells by header name as the ``csv`` importer maps its fields
+(``records.map_record``: title, content/notes, due, tags, type...; ``dayfirst`` reads text
+dates day first); their key is an ``id`` column's value, else the row number.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from isometry.model import JSON, node_id_for
 from isometry.sources.base import Draft, Item, Locator, Rejected
 from isometry.sources.office import markdown
 from isometry.sources.office.cells import Cell, Row, SheetRows
-from isometry.sources.records import FIELD_OF, Origin, normal_name, row_key, sha256_hex
+from isometry.sources.records import (
+    FIELD_OF,
+    Origin,
+    normal_name,
+    row_key,
+    sha256_hex,
+    source_id_for,
+)
 
 TABLE_ROWS = 10_000
 TABLE_CHARS = 2_000_000
@@ -117,8 +128,8 @@ class SheetImport:
         self.sheet = sheet
         self.index = index
         self.title = sheet.title
-        self.source_id = book.origin.node({}, self.title)["source_id"]
-        self.node_id = node_id_for(book.origin.source, str(self.source_id))
+        self.source_id = source_id_for(book.origin.file, self.title)
+        self.node_id = node_id_for(book.origin.source, self.source_id)
 
     def items(self, after: int) -> Iterator[tuple[Item, JSON]]:
         """Every item of the sheet, those of rows up to ``after`` (a row number) left out:
