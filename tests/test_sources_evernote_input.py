@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isometry import api
-from isometry.errors import SourceError, SourceUnreadable
+from isometry.errors import PermissionRefused, SourceError, SourceUnreadable
 from isometry.etl.states import State
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Options, Rejected
@@ -38,6 +38,11 @@ PDF = b"%PDF-1.4\n" + bytes(range(200)) + b"\n%%EOF\n"
 class DirectOpener:
     def open_binary(self, path: Path) -> BinaryIO:
         return path.open("rb")
+
+
+class RefusingOpener:
+    def open_binary(self, path: Path) -> BinaryIO:
+        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()
@@ -422,6 +427,28 @@ def test_text_that_looks_like_markup_stays_text(tmp_path: Path) -> None:
         "\\<script>alert(1)\\</script>\n\n\\# not a heading\n\n"
         "a \\*star\\* and \\[brackets\\] and snake_case_name and \\_under\\_\n"
     )
+
+
+def test_links_whatever_their_targets(tmp_path: Path) -> None:
+    body = (
+        '<div><a href="file:///My Files/plan (v2).pdf">plan</a></div>'
+        '<div><a href="https://example.com/a_b" title="The &quot;site&quot;">site</a></div>'
+        '<div><a href="https://example.com/a_b">https://example.com/a_b</a></div>'
+    )
+    text = only(write(tmp_path, note_xml("Links", body))).node["content"]
+    assert text == (
+        "[plan](<file:///My Files/plan (v2).pdf>)\n\n"
+        '[site](https://example.com/a_b "The \\"site\\"")\n\n'
+        "<https://example.com/a_b>\n"
+    )
+
+
+def test_files_are_opened_through_the_opener_only(tmp_path: Path) -> None:
+    path = write(tmp_path, note_xml("Secret"))
+    with pytest.raises(PermissionRefused):
+        IMPORTER.scan(path, RefusingOpener(), NO_OPTIONS)
+    with pytest.raises(PermissionRefused):
+        list(IMPORTER.read(path, RefusingOpener(), NO_OPTIONS, None))
 
 
 def test_legacy_todos_on_lines_of_one_paragraph(tmp_path: Path) -> None:

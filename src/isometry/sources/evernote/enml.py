@@ -72,6 +72,7 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+(?=\n\n|\n?$)")
 _BACKTICKS = re.compile(r"`+")
 _MAY_NEED_ESCAPE = re.compile(r"[\\`*\[\]_<&=|#>+-]|^\s*\d", re.MULTILINE)
+_NEEDS_BRACKETS = re.compile(r"[\s()<>]")
 _AUTOLINKABLE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _PROLOG = re.compile(r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!DOCTYPE[^>\[]*(?:\[[^\]]*\])?\s*>)?", re.I)
@@ -499,10 +500,17 @@ class _Converter(MarkdownConverter):
 
     def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         href = _attribute(el, "href").strip()
-        if not text.strip() and href and "_noformat" not in parent_tags:
-            return f"<{href}>" if _AUTOLINKABLE.fullmatch(href) else f"[]({href})"
-        result: str = _BASE.convert_a(self, el, text, parent_tags)
-        return result
+        if "_noformat" in parent_tags or not href:
+            return text
+        prefix, inner, suffix = _chomp(text)
+        autolink = _AUTOLINKABLE.fullmatch(href) is not None
+        if autolink and (not inner or inner.replace("\\", "") == href):
+            return f"{prefix}<{href}>{suffix}"  # the link is its own text (or has none)
+        # A target with spaces or brackets is written in <...>, where Markdown takes it whole.
+        target = f"<{href}>" if _NEEDS_BRACKETS.search(href) else href
+        title = _attribute(el, "title")
+        title_part = ' "' + title.replace('"', '\\"') + '"' if title else ""
+        return f"{prefix}[{inner}]({target}{title_part}){suffix}"
 
     def convert_en_todo(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         box = "[x] " if el.get("data-mark") == "x" else "[ ] "
