@@ -216,6 +216,7 @@ def test_importing_the_same_source_twice_writes_nothing(
 
 @SETTINGS
 @given(entries=_entries, copies=st.integers(1, 4), fresh_ids=st.booleans())
+@example(entries=SPLIT_DUPLICATE, copies=2, fresh_ids=False)  # the last record of r0 wins
 def test_imported_nodes_are_what_the_records_say(
     entries: list[Entry], copies: int, fresh_ids: bool
 ) -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 from isometry import api
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.config import OperationConfig
+from isometry.etl.executor import Executor, Progress
 from isometry.etl.operations import add_counts, counts_by_source
 from isometry.etl.sources import expand, recheck
+from isometry.etl.states import State
 from isometry.sources.base import Options
 from isometry.sources.jsonrecords import JsonImporter
 from isometry.vcs.repository import Repository
@@ -98,3 +100,40 @@ def test_an_import_reports_its_counts_per_source(repo: Repository, tmp_path: Pat
     assert shown["counts_by_source"] == {"json": shown["counts"]}
     assert shown["counts"]["inserted"] == 2
     assert shown["counts"]["quarantined"] == 1
+
+
+def test_a_folder_of_small_files_is_written_a_batch_at_a_time_and_resumes_exactly(
+    repo: Repository, tmp_path: Path
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for number in range(120):
+        (folder / f"{number:03}.jsonl").write_text(f'{{"title": "note {number}"}}\n')
+    (folder / "empty.jsonl").write_text("")  # a file with no record does not end a batch
+    op = api.create_operation(repo, "json-import", [folder], grants=[f"file-system={folder}"],
+                              config={"batch_size": 50}, base=tmp_path)  # fmt: skip
+    batches: list[int] = []
+
+    def sink(progress: Progress) -> None:
+        if progress.phase == "loading":
+            batches.append(progress.done)
+
+    stopped = Executor(
+        repo, author="alice", on_progress=sink, should_stop=lambda: len(batches) >= 1
+    ).run(op.id)
+    assert stopped.state is State.INTERRUPTED
+    assert stopped.counts["read"] == 50  # one batch across fifty files
+    done = api.run_operation(repo, op.id, author="alice")
+    assert done.state is State.SUCCEEDED
+    assert done.counts["inserted"] == 120
+    data_commits = [c for c in api.log(repo) if c.metadata.get("batch") is not None]
+    assert len(data_commits) == 3  # 50 + 50 + 20 records, not a commit per file
+    fresh = api.init(tmp_path / "fresh", clock=repo.clock, author="alice")
+    try:
+        whole = api.import_(fresh, "json-import", [folder], author="alice",
+                            grants=[f"file-system={folder}"], config={"batch_size": 50},
+                            base=tmp_path)  # fmt: skip
+        assert whole.state is State.SUCCEEDED
+        assert fresh.commit("main").root == repo.commit("main").root
+    finally:
+        fresh.close()

@@ -344,8 +344,12 @@ class Executor:
     def _load(self, run: _Run) -> None:
         if run.stage != "loading":
             return  # resumed after the source was read: finishing goes on where it stopped
+        for chunk in _chunks(self._entries(run), run.op.config.batch_size):
+            self._batch(run, chunk)
+
+    def _entries(self, run: _Run) -> Iterator[_Entry]:
+        """Every record still to read, file after file, from the checkpoint on."""
         start, cursor = run.source_index, run.cursor
-        size = run.op.config.batch_size
         for index in range(start, len(run.files)):
             source = run.files[index]
             items = source.importer.read(
@@ -354,27 +358,23 @@ class Executor:
                 source.options(run.options),
                 cursor if index == start else None,
             )
-            for chunk in _chunks(items, size):
-                self._batch(run, index, chunk)
-            if index + 1 < len(run.files):
-                with self.repo.db.transaction() as conn:
-                    point = run.checkpoint(source_index=index + 1, cursor=None)
-                    checkpoints.write(conn, point, self.stamp())
+            for item, after in items:
+                yield _Entry(index, source.importer, item, after)
 
-    def _batch(self, run: _Run, index: int, chunk: list[tuple[Item, JSON]]) -> None:
+    def _batch(self, run: _Run, chunk: list[_Entry]) -> None:
         op, config = run.op, run.op.config
         self._phase(run, "extracting")
-        importer = run.files[index].importer
+        importer, index = chunk[0].importer, chunk[-1].index
         self._phase(run, "transforming")
         batch = build(
-            [item for item, _ in chunk], date_from=config.date_from, date_to=config.date_to
+            [entry.item for entry in chunk], date_from=config.date_from, date_to=config.date_to
         )
         self._phase(run, "validating")
         last = self._last_imported(run, importer, batch.node_keys)
         if config.deduplicate:
             batch.skip_unchanged({key: hashes for key, (hashes, _) in last.items()})
         self._keep_edits(run, batch, {key: seq for key, (_, seq) in last.items()})
-        cursor = chunk[-1][1]
+        cursor = chunk[-1].cursor
         context = lineage.Context(
             op.id, op.template, importer.name, importer.name, importer.version
         )
@@ -463,6 +463,10 @@ class Executor:
             last = max(mine)
             if last[2] == "delete" or last[3] is None:
                 continue  # deleted by a sync, or written by something else: import it again
+            if last[1] == run.op.id:
+                # Written earlier in this very operation (a key the source holds twice): the
+                # later record wins, as within one batch, whatever the earlier one said.
+                continue
             hashes = frozenset(e[3] for e in mine if e[1] == last[1] and e[3] is not None)
             found[key] = (hashes, last[0])
         if not found:
@@ -546,9 +550,25 @@ class Executor:
         end_early(self, run, state, reason)
 
 
-def _chunks(items: Iterator[tuple[Item, JSON]], size: int) -> Iterator[list[tuple[Item, JSON]]]:
-    chunk: list[tuple[Item, JSON]] = []
-    for entry in items:
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One record read: the file it came from, its importer, and the cursor right after it."""
+
+    index: int
+    importer: Importer
+    item: Item
+    cursor: JSON
+
+
+def _chunks(entries: Iterator[_Entry], size: int) -> Iterator[list[_Entry]]:
+    """Batches of up to ``size`` records. A batch may span files (a folder of one-note files
+    is written a batch at a time, not a commit per file) but never importers: lineage records
+    one transform per batch."""
+    chunk: list[_Entry] = []
+    for entry in entries:
+        if chunk and entry.importer.name != chunk[0].importer.name:
+            yield chunk
+            chunk = []
         chunk.append(entry)
         if len(chunk) >= size:
             yield chunk
