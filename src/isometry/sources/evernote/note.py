@@ -4,9 +4,10 @@ Columns take what has one (title, text, times, tags, place, reminder as due date
 every other field Evernote writes goes into ``properties`` under its name in snake case
 (``source-application`` as ``source_application``), times as ISO-8601, so nothing is dropped.
 
-The note's ``source_hash`` is the SHA-256 of the note as the file holds it, with each resource's
-base64 replaced by the SHA-256 of its bytes (the same thing, without hashing megabytes of text
-twice), and of what else decides the node (its notebook, the tag separator option).
+The note's ``source_hash`` is the SHA-256 of the note as parsed and written back as XML (its
+``raw``, with each resource's base64 replaced by a note of its length), of what else decides the
+node (its notebook, the tag separator option), and of the SHA-256 of each resource's bytes: it
+changes exactly when the note or one of its files does, without hashing the base64 text.
 """
 
 from __future__ import annotations
