@@ -14,9 +14,10 @@ from typing import Any, BinaryIO
 
 import docx
 import pytest
+from docx.exceptions import PythonDocxError
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import parse_xml
-from docx.oxml.ns import nsdecls
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Inches
 from docx.text.paragraph import Paragraph
 from markdown_it import MarkdownIt
@@ -24,7 +25,7 @@ from markdown_it import MarkdownIt
 from isometry import api
 from isometry.etl.states import State
 from isometry.model import JSON, node_row
-from isometry.sources.base import Draft, Item, Options, attachment_link
+from isometry.sources.base import Draft, Item, Options, Rejected, attachment_link
 from isometry.sources.office import OfficeImporter
 from isometry.vcs.repository import Repository
 
@@ -224,6 +225,64 @@ def test_pictures_are_attachments_stored_once_each(document: Path) -> None:
     assert [a.data for a in draft.attachments] == [RED, BLUE]
     content = str(draft.node["content"])
     assert content.count(attachment_link(hashlib.sha256(RED).hexdigest())) == 2
+
+
+def test_alt_text_names_a_picture_and_one_that_is_missing_or_linked_is_said_so(
+    tmp_path: Path,
+) -> None:
+    document = docx.Document()
+    document.add_picture(io.BytesIO(RED))
+    document.add_picture(io.BytesIO(BLUE))
+    document.add_picture(io.BytesIO(RED))
+    url = "https://example.org/map.png"
+    external = document.part.relate_to(url, RT.IMAGE, is_external=True)
+    described, missing, _ = document.element.body.iter(qn("wp:docPr"))
+    described.set("descr", "A red square")
+    missing.set("descr", "Blue")
+    blips = list(document.element.body.iter(qn("a:blip")))
+    blips[1].set(qn("r:embed"), "rId999")
+    del blips[2].attrib[qn("r:embed")]
+    blips[2].set(qn("r:link"), external)
+    path = tmp_path / "pictures.docx"
+    document.save(str(path))
+    draft = draft_of(path)
+    red = hashlib.sha256(RED).hexdigest()
+    assert draft.node["content"] == (
+        f"![A red square](attachment:{red})\n\n\\[picture Blue\\]\n\n![]({url})\n"
+    )
+    assert [a.data for a in draft.attachments] == [RED]
+    assert draft.node["properties"]["pictures_missing"] == ["rId999"]
+
+
+def test_formatting_and_links_the_package_cannot_back_keep_their_text(tmp_path: Path) -> None:
+    document = docx.Document()
+    paragraph = document.add_paragraph()
+    paragraph._p.append(parse_xml(
+        f'<w:r {W}><w:rPr><w:u w:val="squiggly"/><w:b/></w:rPr><w:t>odd underline</w:t></w:r>'
+    ))  # fmt: skip
+    paragraph._p.append(parse_xml(
+        f'<w:hyperlink {nsdecls("w", "r")} r:id="rId404"><w:r><w:t> lost link</w:t></w:r>'
+        "</w:hyperlink>"
+    ))  # fmt: skip
+    path = tmp_path / "odd.docx"
+    document.save(str(path))
+    assert draft_of(path).node["content"] == "**odd underline** lost link\n"
+
+
+def test_a_document_python_docx_cannot_convert_is_rejected_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from isometry.sources.office import document as module
+
+    def broken(*args: object) -> None:
+        raise PythonDocxError("no such style")
+
+    monkeypatch.setattr(module, "_draft", broken)
+    path = make_document(tmp_path / "trip.docx")
+    ((item, cursor),) = read(path)
+    assert isinstance(item, Rejected)
+    assert item.reason == "trip.docx: word/document.xml cannot be read: no such style"
+    assert (item.locator.record, cursor) == ("word/document.xml", {"records": 1})
 
 
 def test_the_markdown_reads_back_as_the_structure_of_the_document(document: Path) -> None:

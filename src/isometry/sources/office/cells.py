@@ -58,6 +58,9 @@ class Row:
     """Why the row cannot be read (its cells are then empty)."""
     ends_sheet: bool = False
     """The problem broke the sheet's stream: nothing after it can be read."""
+    position: int = 0
+    """Which of the sheet's stored rows this is (1 for the first): unlike the number, it only
+    grows, even in a sheet whose rows are out of order, so resuming can count on it."""
 
 
 class SheetRows:
@@ -72,12 +75,12 @@ class SheetRows:
     def __iter__(self) -> Generator[Row]:
         sheet: Any = self._sheet  # the internals named in the module docstring
         book: Any = sheet.parent
-        last = 0
+        last = position = 0
         try:
             source = sheet._get_source()
         except (BadZipFile, KeyError, zlib.error, EOFError) as error:
             yield Row(1, problem=f"the sheet's data cannot be opened: {_reason(error)}",
-                      ends_sheet=True)  # fmt: skip
+                      ends_sheet=True, position=1)  # fmt: skip
             return
         with source:
             parser = _Parser(
@@ -100,13 +103,13 @@ class SheetRows:
                     break
                 except STREAM_ERRORS as error:
                     reason = f"the sheet cannot be read past row {last}: {_reason(error)}"
-                    yield Row(last + 1, problem=reason, ends_sheet=True)
+                    yield Row(last + 1, problem=reason, ends_sheet=True, position=position + 1)
                     return
-                last = number
+                last, position = number, position + 1
                 if isinstance(cells, str):
-                    yield Row(number, problem=cells)
+                    yield Row(number, problem=cells, position=position)
                 else:
-                    yield Row(number, tuple(_cells(cells)))
+                    yield Row(number, tuple(_cells(cells)), position=position)
             merged = parser.merged_cells
             self.merged = [str(m.ref) for m in merged.mergeCell] if merged is not None else []
 

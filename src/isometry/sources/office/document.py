@@ -28,12 +28,13 @@ from zipfile import BadZipFile
 import docx
 from docx.document import Document
 from docx.enum.style import WD_STYLE_TYPE
+from docx.exceptions import PythonDocxError
 from docx.opc.exceptions import OpcError
 from docx.oxml.ns import qn
 from docx.styles.style import ParagraphStyle
 
 from isometry.model import JSON
-from isometry.sources.base import Draft, Item, Locator, Opener, Options, Scan
+from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.office import markdown
 from isometry.sources.office.inline import Images, Inline
 from isometry.sources.office.lists import Lists
@@ -47,6 +48,8 @@ KIND = "Word document"
 _LOAD_ERRORS = (
     BadZipFile, KeyError, ValueError, TypeError, SyntaxError, EOFError, zlib.error, OpcError,
 )  # fmt: skip
+
+CONVERT_ERRORS = (ValueError, KeyError, TypeError, PythonDocxError)
 
 W_P, W_TBL, W_TR, W_TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 W_SDT, W_SDT_CONTENT, W_CUSTOM_XML = qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")
@@ -85,7 +88,15 @@ def read_document(
         check_package(path, stream, KIND)
         data = stream.read()
     document = open_document(path, data)
-    yield _draft(path, origin, document, data), {"records": 1}
+    try:
+        item: Item = _draft(path, origin, document, data)
+    except CONVERT_ERRORS as error:
+        # python-docx parses attribute values when they are asked for: one it does not know
+        # surfaces here, and the document is the record it spoils.
+        part = _part_name(document)
+        reason = f"{path.name}: {part} cannot be read: {error}".strip()
+        item = Rejected(Locator(origin.file, part), "", reason)
+    yield item, {"records": 1}
 
 
 def _draft(path: Path, origin: Origin, document: Document, data: bytes) -> Draft:
@@ -111,14 +122,18 @@ def _draft(path: Path, origin: Origin, document: Document, data: bytes) -> Draft
     }
     if content:
         node["content"] = content
-    part = PurePosixPath(str(document.part.partname)).as_posix().lstrip("/")
     return Draft(
         node=node,
-        locator=Locator(origin.file, part),
+        locator=Locator(origin.file, _part_name(document)),
         source_hash=sha256_hex(data),
         raw=content,
         attachments=tuple(writer.images.attachments.values()),
     )
+
+
+def _part_name(document: Document) -> str:
+    """The main part's name in the package (``word/document.xml``)."""
+    return PurePosixPath(str(document.part.partname)).as_posix().lstrip("/")
 
 
 def _core(document: Document) -> dict[str, object]:

@@ -9,13 +9,14 @@ simple fields are text a reader sees too. Tracked deletions and field codes are 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_UNDERLINE
+from docx.exceptions import InvalidXmlError
 from docx.opc.part import Part
 from docx.oxml.ns import qn
 from docx.parts.document import DocumentPart
@@ -56,6 +57,8 @@ MC_ALTERNATE, MC_CHOICE = f"{{{MC}}}AlternateContent", f"{{{MC}}}Choice"
 A_BLIP, WP_DOC_PR = qn("a:blip"), qn("wp:docPr")
 R_EMBED, R_LINK, R_ID = qn("r:embed"), qn("r:link"), qn("r:id")
 V_IMAGEDATA, V_ALT, O_TITLE = f"{{{VML}}}imagedata", "alt", f"{{{OFFICE}}}title"
+# What python-docx raises for an attribute value it does not know (``w:u w:val="wavy2"``).
+FORMAT_ERRORS = (ValueError, TypeError, InvalidXmlError)
 # Symbol fonts put their glyphs in the private use area: those code points mean nothing.
 _PRIVATE_USE = range(0xE000, 0xF900)
 
@@ -110,7 +113,10 @@ class Inline:
             if tag == W_R:
                 yield from self._run(child, paragraph, parent, link)
             elif tag == W_HYPERLINK:
-                url = Hyperlink(child, paragraph).url or None
+                try:
+                    url = Hyperlink(child, paragraph).url or None
+                except KeyError:  # its target is not in the package: the text stays
+                    url = None
                 yield from self._walk(child, paragraph, parent, url or link)
             elif tag in W_TRANSPARENT:
                 yield from self._walk(child, paragraph, parent, link)
@@ -219,13 +225,31 @@ def _run_children(run: Any) -> Iterator[Any]:
 
 
 def _font_marks(font: Font) -> dict[str, bool | None]:
-    underline = font.underline
+    """Each emphasis a font sets (True), clears (False) or leaves to its style (None)."""
+    try:
+        underline = font.underline
+    except FORMAT_ERRORS:
+        underline = None
     if underline is not None and not isinstance(underline, bool):
         underline = underline != WD_UNDERLINE.NONE
-    strike = font.strike
-    if not strike and font.double_strike:
+    strike = _flag(lambda: font.strike)
+    if not strike and _flag(lambda: font.double_strike):
         strike = True
-    return {BOLD: font.bold, ITALIC: font.italic, UNDERLINE: underline, STRIKE: strike}
+    return {
+        BOLD: _flag(lambda: font.bold),
+        ITALIC: _flag(lambda: font.italic),
+        UNDERLINE: underline,
+        STRIKE: strike,
+    }
+
+
+def _flag(attribute: Callable[[], bool | None]) -> bool | None:
+    """A font's on/off attribute; None (left to the style) when written with a value Word
+    does not define, which python-docx refuses to parse (``w:b w:val="maybe"``)."""
+    try:
+        return attribute()
+    except FORMAT_ERRORS:
+        return None
 
 
 def _linked(span: Span, link: str | None) -> Span:

@@ -132,8 +132,8 @@ class SheetImport:
         self.node_id = node_id_for(book.origin.source, self.source_id)
 
     def items(self, after: int) -> Iterator[tuple[Item, JSON]]:
-        """Every item of the sheet, those of rows up to ``after`` (a row number) left out:
-        they are read again all the same, since the sheet's node needs the whole sheet."""
+        """Every item of the sheet but those of its first ``after`` stored rows: they are read
+        again all the same, since the sheet's node needs the whole sheet."""
         rows = SheetRows(self.sheet)
         digest = hashlib.sha256()
         table = _Table()
@@ -147,11 +147,11 @@ class SheetImport:
             row = read
             if row.problem is None and row.number <= last:
                 row = Row(row.number, problem=f"row {row.number} comes after row {last}: "
-                          "the sheet's rows are out of order")  # fmt: skip
+                          "the sheet's rows are out of order", position=read.position)  # fmt: skip
             if row.problem is not None:
                 counts["rejected"] += 1
-                if row.number > after:
-                    yield self._rejected(row), self._cursor(row.number)
+                if row.position > after:
+                    yield self._rejected(row), self._cursor(row.position)
                 if row.ends_sheet:
                     break
                 continue
@@ -170,8 +170,8 @@ class SheetImport:
             table.add(row)
             if as_nodes:
                 counts["row_nodes"] += 1
-                if row.number > after:
-                    yield self._row_draft(row, columns), self._cursor(row.number)
+                if row.position > after:
+                    yield self._row_draft(row, columns), self._cursor(row.position)
         node = self._sheet_node(table, header, columns, counts, extent, rows.merged)
         digest.update(orjson.dumps(node, option=orjson.OPT_SORT_KEYS))
         raw = str(node.get("content") or "")
@@ -183,8 +183,8 @@ class SheetImport:
         )
         yield draft, {"sheet": self.index + 1, "row": 0}
 
-    def _cursor(self, number: int) -> JSON:
-        return {"sheet": self.index, "row": number}
+    def _cursor(self, position: int) -> JSON:
+        return {"sheet": self.index, "row": position}
 
     def _locator(self, number: int) -> Locator:
         return Locator(self.book.origin.file, f"{self.title}!{number}", line=number)

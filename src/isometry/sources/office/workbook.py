@@ -1,8 +1,10 @@
 """Workbooks (``.xlsx``, ``.xlsm``): opened with openpyxl in read-only, values-only mode, so a
 sheet is streamed row by row and never held whole; each sheet read by ``sheet.SheetImport``.
 
-Cursor ``{"sheet": index, "row": n}``: resuming reads sheet ``index`` again from its start
-(its node needs all of it) and yields what follows row ``n``; ``row`` 0 starts a sheet.
+Cursor ``{"sheet": index, "row": n}``: ``n`` of the sheet's rows, as the file stores them, are
+read (empty rows a file leaves out are not counted; where none is left out, ``n`` is the last
+row's number). Resuming reads sheet ``index`` again from its start (its node needs all of it)
+and yields what follows; ``row`` 0 starts a sheet.
 
 Scanning counts one record per sheet and, with ``rows_as_nodes``, the rows after a header row
 that names node fields, as far as the sheet's declared size tells (rows left empty inside it
