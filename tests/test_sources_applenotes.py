@@ -30,7 +30,7 @@ from isometry.etl.states import State
 from isometry.model import JSON, node_id_for
 from isometry.sources.applenotes import AppleNotesImporter
 from isometry.sources.applenotes.proto import parse_note
-from isometry.sources.base import Draft, Item, Options, Rejected
+from isometry.sources.base import Draft, Item, Options, Rejected, Skipped
 from isometry.sources.sqlitefile import snapshot
 from isometry.vcs.repository import Repository
 from notestore_factory import (
@@ -72,6 +72,10 @@ def drafts(items: list[tuple[Item, JSON]]) -> dict[str, Draft]:
 
 def rejected(items: list[tuple[Item, JSON]]) -> list[Rejected]:
     return [i for i, _ in items if isinstance(i, Rejected)]
+
+
+def skipped(items: list[tuple[Item, JSON]]) -> list[Skipped]:
+    return [i for i, _ in items if isinstance(i, Skipped)]
 
 
 def expected_notes(version: str) -> list[dict[str, str]]:
@@ -123,7 +127,7 @@ def test_each_store_imports_as_the_notes_app_shows_it(version: str) -> None:
     assert IMPORTER.scan(path, PlainOpener(), INCLUDE_DELETED).records == len(items)
     for note in expected:
         if note["password_protected"] == "True":
-            reasons = [r.reason for r in rejected(items)]
+            reasons = [r.reason for r in skipped(items)]
             assert any(
                 note["name"] in r and "password protected" in r and "skipped" in r for r in reasons
             )
@@ -149,7 +153,7 @@ def test_each_store_imports_as_the_notes_app_shows_it(version: str) -> None:
                 while position < len(shown) and shown[position] != wanted:
                     position += 1
                 assert position < len(shown), f"{wanted!r} missing from {note['name']!r}"
-    assert len(found) + len(rejected(items)) == len(expected)
+    assert len(found) + len(skipped(items)) == len(expected)
 
 
 def test_folders_nest_through_their_parents() -> None:
@@ -195,7 +199,8 @@ def test_the_macos_15_container_imports_with_its_pdf() -> None:
     items = read(CONTAINER / "NoteStore.sqlite")
     found = drafts(items)
     assert len(found) == 7
-    assert [r.reason for r in rejected(items)] == [
+    assert rejected(items) == []
+    assert [r.reason for r in skipped(items)] == [
         "note 'This note is password protected' (B64DC4B7-133B-4BD5-9F1D-89E0C4042B44) is "
         "password protected and was skipped: its body is encrypted"
     ]
@@ -282,15 +287,16 @@ def test_protected_damaged_and_empty_notes_are_reported_by_name(tmp_path: Path) 
         store.note("Trashed", Body().title("Trashed"), folder=store.trash)
     items = read(store.path)
     assert list(drafts(items)) == ["Fine"]
-    reasons = [r.reason for r in rejected(items)]
-    assert len(reasons) == 4
+    (locked,) = skipped(items)
     assert re.fullmatch(r"note 'Locked' \(.+\) is password protected and was skipped: .*",
-                        reasons[0])  # fmt: skip
-    assert "'Damaged'" in reasons[1]
-    assert "gzip data is damaged" in reasons[1]
-    assert "'Not protobuf'" in reasons[2]
-    assert "'Empty'" in reasons[3]
-    assert "no body" in reasons[3]
+                        locked.reason)  # fmt: skip
+    reasons = [r.reason for r in rejected(items)]
+    assert len(reasons) == 3
+    assert "'Damaged'" in reasons[0]
+    assert "gzip data is damaged" in reasons[0]
+    assert "'Not protobuf'" in reasons[1]
+    assert "'Empty'" in reasons[2]
+    assert "no body" in reasons[2]
     assert all(r.locator.record.startswith("ZICCLOUDSYNCINGOBJECT.Z_PK=") for r in rejected(items))
     assert IMPORTER.scan(store.path, PlainOpener(), Options()).records == 5
 
@@ -380,15 +386,16 @@ def test_a_synthetic_container_stores_its_files(tmp_path: Path) -> None:
 def test_importing_the_container_through_the_engine(repo: Repository, tmp_path: Path) -> None:
     """The user names the container folder; the engine finds NoteStore.sqlite in it."""
     grants = [f"notes={CONTAINER}", f"file-system={CONTAINER}"]
-    config = {"max_error_rate": 0.5}  # one protected note of eight
     op = api.import_(repo, "apple-notes-import", [CONTAINER], author="alice", grants=grants,
-                     base=tmp_path, config=config)  # fmt: skip
-    assert op.state is State.PARTIALLY_SUCCEEDED
+                     base=tmp_path)  # fmt: skip
+    assert op.state is State.SUCCEEDED  # a protected note is left out on purpose: no error
     assert op.counts["read"] == 8
     assert op.counts["inserted"] == 7
-    assert op.counts["quarantined"] == 1
-    (quarantined,) = api.quarantine(repo, op.id)
-    assert "This note is password protected" in str(quarantined["reason"])
+    assert op.counts["skipped"] == 1
+    assert op.counts["quarantined"] == 0
+    (logged,) = [e for e in api.operation_log(repo, op.id) if e["event"] == "skipped"]
+    assert "This note is password protected" in str(logged["reason"])
+    assert str(logged["record"]).startswith("ZICCLOUDSYNCINGOBJECT.Z_PK=")
     nodes = {str(n["name"]): n for n in api.nodes(repo)}
     assert len(nodes) == 7
     note = nodes["This note has an attachment"]
@@ -399,7 +406,7 @@ def test_importing_the_container_through_the_engine(repo: Repository, tmp_path: 
     assert f"attachment:{digest}" in str(note["content"])
     assert nodes["This note has tags"]["tags"] == ["travel", "vacation"]
     again = api.import_(repo, "apple-notes-import", [CONTAINER], author="alice", grants=grants,
-                        base=tmp_path, config=config)  # fmt: skip
+                        base=tmp_path)  # fmt: skip
     assert again.counts["unchanged"] == 7
     assert again.counts.get("inserted", 0) == again.counts.get("updated", 0) == 0
 

@@ -89,7 +89,8 @@ def templates(offered: Sequence[Template]) -> RenderableType:
 
 def counts_line(counts: Mapping[str, int]) -> Text:
     read = counts.get("read", 0)
-    rest = ", ".join(f"{counts.get(name, 0):,} {name}" for name in COUNTS[1:])
+    shown = [*COUNTS[1:], *(["skipped"] if counts.get("skipped") else [])]
+    rest = ", ".join(f"{counts.get(name, 0):,} {name}" for name in shown)
     return Text(f"{read:,} read: {rest}")
 
 
@@ -128,6 +129,12 @@ def notes(op: Operation, now: datetime) -> list[str]:
     if quarantined:
         found.append(
             f"{quarantined} record(s) went to quarantine: see 'isometry quarantine --op {op.id}'."
+        )
+    skipped = op.counts.get("skipped", 0)
+    if skipped:
+        found.append(
+            f"{skipped} record(s) were left out by their importer on purpose (password-protected "
+            f"notes, say): see 'isometry ops log {op.id}'."
         )
     note = op.result.get("note")
     if isinstance(note, str):

@@ -13,7 +13,7 @@ import orjson
 from isometry.errors import ModelError
 from isometry.lineage.records import Origin
 from isometry.model import JSON, RowKind, edge_row, node_row
-from isometry.sources.base import Attachment, Draft, Item, Locator
+from isometry.sources.base import Attachment, Draft, Item, Locator, Skipped
 from isometry.vcs.ops import Upsert
 from isometry.vcs.rows import Key
 
@@ -35,6 +35,7 @@ class Batch:
     origin_of: dict[int, Origin] = field(default_factory=dict)
     hashes: dict[Key, str] = field(default_factory=dict)
     quarantined: list[Quarantined] = field(default_factory=list)
+    left_out: list[Skipped] = field(default_factory=list)  # on purpose, by the importer
     read: int = 0
     filtered: int = 0
     skipped: int = 0  # unchanged at the source since it was last imported
@@ -84,6 +85,9 @@ def build(
     batch = Batch()
     for item in items:
         batch.read += 1
+        if isinstance(item, Skipped):
+            batch.left_out.append(item)
+            continue
         if not isinstance(item, Draft):
             batch.quarantined.append(Quarantined(item.locator, item.raw, item.reason))
             continue

@@ -405,6 +405,9 @@ class Executor:
                 "INSERT INTO quarantine (op_id, locator, raw, reason, time) VALUES (?,?,?,?,?)",
                 quarantine_rows(op.id, batch.quarantined, stamp),
             )
+            for left in batch.left_out:
+                operations.log(conn, op.id, stamp, "info", "skipped", reason=left.reason,
+                               **left.locator.to_json())  # fmt: skip
             if config.sync_deletes:
                 conn.executemany(
                     "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, 0, ?)",
@@ -594,6 +597,7 @@ def _count(
         unchanged=batch.skipped + written_nodes - inserted - updated,
         quarantined=len(batch.quarantined),
         filtered=batch.filtered,
+        skipped=len(batch.left_out),
     )
 
 

@@ -30,7 +30,9 @@ _COLUMNS = (
     "lease_until", "peak_rss", "recovery_seconds", "created_at", "queued_at", "started_at",
     "finished_at",
 )  # fmt: skip
-COUNTERS = ("read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered")
+COUNTERS = (
+    "read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered", "skipped",
+)  # fmt: skip
 # Counts are kept in total (``read``) and per source importer (``safari/read``), in one flat
 # mapping, so a checkpoint carries both and a resume continues both exactly.
 SOURCE_SEP = "/"

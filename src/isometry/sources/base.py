@@ -77,7 +77,16 @@ class Rejected:
     reason: str
 
 
-Item = Draft | Rejected
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record the importer leaves out on purpose and says why (a password-protected note it
+    must not read): counted and named in the operation's log, not an error."""
+
+    locator: Locator
+    reason: str
+
+
+Item = Draft | Rejected | Skipped
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ read in primary-key order and the cursor is ``{"pk": <Z_PK of the last note yiel
 Which notes: every note that is not marked for deletion (a note the user removed and Notes
 has yet to purge). Notes in Recently Deleted are left out unless the option
 ``include_deleted`` is true; they then carry ``deleted_at`` (the time they were moved there).
-A password-protected note is never decrypted nor guessed at: it is yielded as ``Rejected``,
-naming it and saying it was skipped. A note whose body cannot be decoded is ``Rejected`` with
-what failed.
+A password-protected note is never decrypted nor guessed at: it is yielded as ``Skipped``
+(counted and named in the operation's log, not an error), naming it and saying why. A note
+whose body cannot be decoded is ``Rejected`` with what failed.
 
 Node fields: ``source_id`` is the note's identifier (``ZIDENTIFIER``), ``source_url`` the
 ``applenotes:note/<identifier>`` URL the app opens, ``name`` its title, ``content`` its body
@@ -33,7 +33,7 @@ from isometry.sources.applenotes.embeds import NoteEmbeds, note_link_target
 from isometry.sources.applenotes.markdown import render_note
 from isometry.sources.applenotes.proto import BodyError, ProtoMessage, parse_note
 from isometry.sources.applenotes.store import TABLE, Account, Folder, NoteStore
-from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan, Skipped
 from isometry.sources.records import core_data_time, sha256_hex
 from isometry.sources.sqlitefile import is_sqlite, snapshot
 
@@ -132,10 +132,9 @@ class _NoteReader:
         if identifier is None:
             return Rejected(locator, raw_fields, f"{label} has no identifier (ZIDENTIFIER)")
         if _flag(row["protected"]) or row["crypto_iv"] is not None or row["body_crypto"]:
-            return Rejected(
-                locator, raw_fields,
-                f"{label} is password protected and was skipped: its body is encrypted",
-            )  # fmt: skip
+            return Skipped(
+                locator, f"{label} is password protected and was skipped: its body is encrypted"
+            )
         body = row["body"]
         if not isinstance(body, bytes) or not body:
             return Rejected(locator, raw_fields, f"{label} has no body in ZICNOTEDATA")
