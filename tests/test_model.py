@@ -300,3 +300,8 @@ def test_encoding_is_plain_json() -> None:
     row = node_row({"id": "n1", "name": "é ü", "properties": {"list": [1, "two"]}})
     assert orjson.loads(encode(row)) == row
     assert b" " not in encode({"a": 1, "b": [1, 2]})
+
+
+def test_a_time_before_the_first_representable_one_is_refused_clearly() -> None:
+    with pytest.raises(ModelError, match="out of the range of times"):
+        utc_timestamp("0001-01-01T00:00:00+01:00")

@@ -68,3 +68,13 @@ def test_core_data_times_count_from_2001() -> None:
     assert core_data_time("12") is None
     assert core_data_time(float("nan")) is None
     assert core_data_time(1e300) is None
+
+
+def test_a_damaged_schema_is_named_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (v)")
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute("UPDATE sqlite_schema SET name = CAST(x'ff' AS TEXT) WHERE name = 't'")
+    with pytest.raises(SourceUnreadable, match=r"damaged\.sqlite"), snapshot(path, PlainOpener()):
+        pass

@@ -87,7 +87,10 @@ def utc_timestamp(value: object, name: str = "time") -> str:
         raise ModelError(f"{name}: expected an ISO-8601 string, got {type(value).__name__}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable time
+        raise ModelError(f"{name}: {value!r} is out of the range of times") from None
     pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
     return moment.strftime(pattern)
 

@@ -87,8 +87,9 @@ def snapshot(path: Path, opener: Opener) -> Iterator[Snapshot]:
             raise SourceUnreadable(f"{path}: cannot open as SQLite: {error}") from None
         try:
             try:
-                connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-            except sqlite3.DatabaseError as error:
+                # Names in a damaged schema may not even be text: read them all once here.
+                connection.execute("SELECT name, sql FROM sqlite_schema").fetchall()
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
                 raise SourceUnreadable(f"{path}: not a readable SQLite database: {error}") from None
             yield Snapshot(connection, size, digest.hexdigest())
         finally:
