@@ -317,7 +317,7 @@ def test_the_name_falls_back_to_the_first_heading_then_the_file_name(tmp_path: P
     assert draft_of(tmp_path / "notes-2024.docx").node["name"] == "notes-2024"
 
 
-def test_tracked_changes_read_as_the_text_now_reads(tmp_path: Path) -> None:
+def test_tracked_changes_controls_and_equations_read_as_the_text_now_reads(tmp_path: Path) -> None:
     document = docx.Document()
     paragraph = document.add_paragraph("Meet at ")
     paragraph._p.append(parse_xml(
@@ -326,6 +326,9 @@ def test_tracked_changes_read_as_the_text_now_reads(tmp_path: Path) -> None:
     paragraph._p.append(parse_xml(
         f'<w:ins {W} w:id="2" w:author="Bo"><w:r><w:t>one o\'clock</w:t></w:r></w:ins>'
     ))  # fmt: skip
+    paragraph._p.append(parse_xml(
+        f'<m:oMath {nsdecls("m")}><m:r><m:t> (x+1)</m:t></m:r></m:oMath>'
+    ))  # fmt: skip
     control = parse_xml(
         f"<w:sdt {W}><w:sdtContent><w:p><w:r><w:t>Inside a control</w:t></w:r></w:p>"
         "</w:sdtContent></w:sdt>"
@@ -333,7 +336,7 @@ def test_tracked_changes_read_as_the_text_now_reads(tmp_path: Path) -> None:
     document.element.body.insert(1, control)
     path = tmp_path / "tracked.docx"
     document.save(str(path))
-    assert draft_of(path).node["content"] == "Meet at one o'clock\n\nInside a control\n"
+    assert draft_of(path).node["content"] == "Meet at one o'clock (x+1)\n\nInside a control\n"
 
 
 def test_text_that_looks_like_markdown_stays_text(tmp_path: Path) -> None:

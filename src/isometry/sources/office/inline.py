@@ -4,7 +4,8 @@ pictures (stored as attachments and linked inline) and the text of text boxes.
 python-docx reads the package, styles and relationships; the paragraph's children are walked
 here because its ``Paragraph.iter_inner_content`` sees only runs and hyperlinks that sit
 directly in the paragraph, and runs inside tracked insertions, content controls, smart tags and
-simple fields are text a reader sees too. Tracked deletions and field codes are not.
+simple fields are text a reader sees too, as is an equation's text. Tracked deletions and
+field codes are not.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ W_R, W_HYPERLINK, W_P = qn("w:r"), qn("w:hyperlink"), qn("w:p")
 _TRANSPARENT_NAMES = ("ins", "moveTo", "smartTag", "customXml", "fldSimple", "dir", "bdo")
 W_TRANSPARENT = frozenset(qn(f"w:{name}") for name in _TRANSPARENT_NAMES)
 W_SDT, W_SDT_CONTENT = qn("w:sdt"), qn("w:sdtContent")
+M_MATH, M_T = frozenset({qn("m:oMath"), qn("m:oMathPara")}), qn("m:t")
 W_T, W_TAB, W_PTAB, W_BR, W_CR = qn("w:t"), qn("w:tab"), qn("w:ptab"), qn("w:br"), qn("w:cr")
 W_NO_BREAK_HYPHEN, W_SYM = qn("w:noBreakHyphen"), qn("w:sym")
 W_DRAWING, W_PICT, W_OBJECT = qn("w:drawing"), qn("w:pict"), qn("w:object")
@@ -123,6 +125,10 @@ class Inline:
             elif tag == W_SDT:
                 for content in child.iterchildren(W_SDT_CONTENT):
                     yield from self._walk(content, paragraph, parent, link)
+            elif tag in M_MATH:  # an equation: its text, as Word shows it in a line
+                text = "".join(t.text or "" for t in child.iter(M_T))
+                if text:
+                    yield Span(text, frozenset(), link)
 
     def _run(
         self, element: Any, paragraph: Paragraph, parent: Any, link: str | None
