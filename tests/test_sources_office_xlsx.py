@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.worksheet.hyperlink import Hyperlink
 
 from isometry import api
 from isometry.etl.states import State
@@ -90,6 +91,8 @@ def make_workbook(path: Path) -> Path:
     tasks.append([None, "Call *Bob*", None, datetime(2024, 5, 2, 9, 30), "work", None, 1, 3,
                   "=G4*H4", False])  # fmt: skip
     tasks.append(["t3", "Book <u>flights</u>", "", None, None, "event", 4])
+    tasks["B2"].hyperlink = "https://shop.example/milk"
+    tasks["B5"].hyperlink = Hyperlink(ref="B5", location="Summary!A1")
     summary = book.create_sheet("Summary")
     summary["A1"] = "Quarterly report"
     summary.merge_cells("A1:C1")
@@ -130,6 +133,7 @@ def test_each_sheet_is_a_spreadsheet_node_with_its_table(workbook: Path) -> None
     assert (props["rows"], props["columns"], props["header_row"]) == (4, 10, 1)
     assert props["header"][:3] == ["id", "Title", "Notes"]
     assert props["formulas"] == {"I2": "=G2*H2", "I4": "=G4*H4"}
+    assert props["hyperlinks"] == {"B2": "https://shop.example/milk", "B5": "#Summary!A1"}
     assert props["workbook"] == {"file": "household.xlsx", "title": "Household", "creator": "Ann"}
     assert summary.node["content"] == (
         "| Quarterly report |   |   |\n|---|---|---|\n| 1 | 2 | 3 |\n| 4 | 5 | 9 |"

@@ -1,21 +1,24 @@
 """The rows of one worksheet, streamed: each cell's value as Excel last calculated it, the text
-of its formula when it has one, and the sheet's merged ranges.
+of its formula when it has one, and the sheet's merged ranges and hyperlinks.
 
 openpyxl's read-only worksheet streams rows, but with ``data_only`` it drops every formula's
-text, and it never reports merged ranges. The sheet parser it streams with,
-``WorkSheetParser``, sees both in the same pass: a small subclass keeps the formula beside the
-cached value and turns a row it cannot read into a problem for that row rather than an end to
-the sheet. One parse of the sheet gives values, formulas and merges; no second workbook load.
+text, and it never reports merged ranges or hyperlinks. The sheet parser it streams with,
+``WorkSheetParser``, sees all of them in the same pass: a small subclass keeps the formula
+beside the cached value and turns a row it cannot read into a problem for that row rather than
+an end to the sheet. One parse of the sheet gives values, formulas, merges and links; no
+second workbook load.
 
-That parser, and the read-only worksheet's ``_get_source``/``_shared_strings`` and the
-workbook's ``_date_formats``/``_timedelta_formats`` it is fed from, are openpyxl internals:
-they are the arguments openpyxl's own read-only worksheet passes, and they are reached only
-here. The tests read formulas, merges and dates back, so a change in openpyxl shows there.
+That parser, and the read-only worksheet's ``_get_source``/``_shared_strings``/
+``_worksheet_path`` and the workbook's ``_date_formats``/``_timedelta_formats``/``_archive``
+it is fed from, are openpyxl internals: they are the arguments openpyxl's own read-only
+worksheet passes, and they are reached only here. The tests read formulas, merges, links and
+dates back, so a change in openpyxl shows there.
 """
 
 from __future__ import annotations
 
 import math
+import posixpath
 import warnings
 import zlib
 from collections.abc import Generator, Iterator
@@ -25,6 +28,7 @@ from typing import Any
 from zipfile import BadZipFile
 
 from openpyxl.formula.translate import TranslatorError
+from openpyxl.packaging.relationship import get_dependents
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
@@ -64,13 +68,14 @@ class Row:
 
 
 class SheetRows:
-    """Iterates a read-only worksheet's rows (empty rows included, as openpyxl gives them);
-    ``merged`` lists the merged ranges once the iteration is over, since a sheet keeps them
-    after its rows."""
+    """Iterates a read-only worksheet's rows (empty rows included, as openpyxl gives them).
+    Once the iteration is over, ``merged`` lists the merged ranges and ``hyperlinks`` maps
+    cells to their links' targets: a sheet keeps both after its rows."""
 
     def __init__(self, sheet: ReadOnlyWorksheet) -> None:
         self._sheet = sheet
         self.merged: list[str] = []
+        self.hyperlinks: dict[str, str] = {}
 
     def __iter__(self) -> Generator[Row]:
         sheet: Any = self._sheet  # the internals named in the module docstring
@@ -112,6 +117,7 @@ class SheetRows:
                     yield Row(number, tuple(_cells(cells)), position=position)
             merged = parser.merged_cells
             self.merged = [str(m.ref) for m in merged.mergeCell] if merged is not None else []
+            self.hyperlinks = _link_targets(sheet, parser.hyperlinks.hyperlink)
 
 
 class _Parser(WorkSheetParser):
@@ -133,6 +139,35 @@ class _Parser(WorkSheetParser):
             if self.row_counter == before:  # its own number was what could not be read
                 self.row_counter = before + 1
             return self.row_counter, f"row {self.row_counter} cannot be read: {_reason(error)}"
+
+
+def _link_targets(sheet: Any, links: list[Any]) -> dict[str, str]:
+    """Cell -> target of the sheet's hyperlinks: a URL (from the sheet's relationships), a
+    place in the workbook (``#Sheet!A1``), or both."""
+    found: dict[str, str] = {}
+    relationships: dict[str, Any] | None = None
+    for link in links:
+        target = ""
+        if link.id:
+            if relationships is None:
+                relationships = _relationships(sheet)
+            relationship = relationships.get(link.id)
+            target = str(relationship.Target) if relationship is not None else ""
+        if link.location:
+            target += "#" + str(link.location)
+        if target and link.ref:
+            found[str(link.ref)] = target
+    return found
+
+
+def _relationships(sheet: Any) -> dict[str, Any]:
+    # A part's relationships live beside it: xl/worksheets/_rels/sheet1.xml.rels (OPC).
+    folder, name = posixpath.split(str(sheet._worksheet_path))
+    path = posixpath.join(folder, "_rels", f"{name}.rels")
+    try:
+        return dict(get_dependents(sheet.parent._archive, path).to_dict())
+    except (KeyError, SyntaxError, ValueError, BadZipFile, zlib.error, EOFError):
+        return {}  # links whose targets cannot be read keep their place in the sheet only
 
 
 def formula_text(formula: object) -> str | None:

@@ -1,8 +1,8 @@
 """One worksheet as items: a ``spreadsheet`` node holding the sheet as a Markdown table and,
 with the option ``rows_as_nodes``, a node per row when the header row names node fields.
 
-The sheet's node comes after its rows: its table, size and merged ranges are known only once
-the sheet has been read through, and reading it once is what keeps a big sheet streaming.
+The sheet's node comes after its rows: its table, size, merged ranges and hyperlinks are known
+only once the sheet has been read through, and reading it once is what keeps a big sheet streaming.
 Each row node carries the NEST edge from its sheet, so the edge is written and skipped with it.
 
 The header is the first row that is not empty when it looks like one (every cell text, no two
@@ -12,7 +12,9 @@ counted in the node's ``rows_left_out`` (row nodes still carry every row).
 
 Row nodes are mapped from their cells by header name as the ``csv`` importer maps its fields
 (``records.map_record``: title, content/notes, due, tags, type...; ``dayfirst`` reads text
-dates day first); their key is an ``id`` column's value, else the row number.
+dates day first); their key is an ``id`` column's value, else the row number. A cell's
+hyperlink is on the sheet's node (``hyperlinks``) only: the sheet keeps its links after its
+rows.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ class SheetImport:
                 counts["row_nodes"] += 1
                 if row.position > after:
                     yield self._row_draft(row, columns), self._cursor(row.position)
-        node = self._sheet_node(table, header, columns, counts, extent, rows.merged)
+        node = self._sheet_node(table, header, columns, counts, extent, rows)
         digest.update(orjson.dumps(node, option=orjson.OPT_SORT_KEYS))
         raw = str(node.get("content") or "")
         draft = Draft(
@@ -236,7 +238,7 @@ class SheetImport:
         columns: Columns | None,
         counts: dict[str, int],
         extent: _Extent,
-        merged: list[str],
+        rows: SheetRows,
     ) -> dict[str, JSON]:
         properties: dict[str, JSON] = {
             "sheet_index": self.index,
@@ -251,8 +253,10 @@ class SheetImport:
         if header is not None and columns is not None:
             properties["header_row"] = header.number
             properties["header"] = [columns.name(c.column) for c in header.cells]
-        if merged:
-            properties["merged_cells"] = merged
+        if rows.merged:
+            properties["merged_cells"] = rows.merged
+        if rows.hyperlinks:
+            properties["hyperlinks"] = dict(rows.hyperlinks)
         if table.formulas:
             properties["formulas"] = dict(table.formulas)
         if table.left_out:
