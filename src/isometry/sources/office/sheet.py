@@ -8,7 +8,9 @@ Each row node carries the NEST edge from its sheet, so the edge is written and s
 The header is the first row that is not empty when it looks like one (every cell text, no two
 the same); otherwise the columns are named by their letters and every row is data. The table
 keeps at most ``TABLE_ROWS`` data rows and ``TABLE_CHARS`` characters; the rows left out are
-counted in the node's ``rows_left_out`` (row nodes still carry every row).
+counted in the node's ``rows_left_out`` (row nodes still carry every row). Cells show the
+value Excel cached; formulas are kept as text in ``formulas`` by cell (a formula no spreadsheet
+ever calculated, as in files other programs write, has no value to show: its cell is empty).
 
 Row nodes are mapped from their cells by header name as the ``csv`` importer maps its fields
 (``records.map_record``: title, content/notes, due, tags, type...; ``dayfirst`` reads text
