@@ -7,9 +7,14 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from isometry import api
+from isometry.content.store import ContentStore
+from isometry.etl.attachments import store_attachments
 from isometry.etl.states import State
+from isometry.lineage.records import Origin
+from isometry.sources.base import Attachment
 from isometry.vcs.repository import Repository
 
 AUTHOR = "alice"
@@ -141,3 +146,30 @@ def test_gc_keeps_a_file_a_tagged_commit_reaches_and_removes_one_nothing_reaches
 
 def _stored_hashes(repo: Repository) -> set[str]:
     return {str(row[0]) for row in repo.conn.execute("SELECT hash FROM blobs")}
+
+
+class PlainOpener:
+    def open_binary(self, path: Path) -> BinaryIO:
+        return path.open("rb")
+
+
+def test_a_refused_file_is_quarantined_and_the_rest_of_the_batch_stored(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """Files of a batch are stored together; when the store refuses one (too big here), only
+    that one is quarantined and the others are stored and linked as usual."""
+    store = ContentStore.open(repo.path, repo.db, repo.clock, max_blob_size=1000)
+    (tmp_path / "small.txt").write_bytes(b"small file\n")
+    items = {
+        "n1": (Attachment("note.txt", data=b"a note\n"),),
+        "n2": (Attachment("big.bin", data=bytes(5000)),
+               Attachment("small.txt", path=tmp_path / "small.txt")),
+    }  # fmt: skip
+    origins = {key: Origin("src.jsonl", key, None, None, None, "0" * 64) for key in items}
+    with repo.db.transaction():
+        problems = store_attachments(store, PlainOpener(), 1, ["n1", "n2"], items, origins)
+    (refused,) = problems
+    assert refused.reason.startswith("attachment 'big.bin' of node n2: ")
+    assert refused.locator.record == "n2"
+    assert [r.owner for r in store.references_by_kind("node")] == ["n1", "n2"]
+    assert store.stats().blobs == 2

@@ -240,13 +240,14 @@ class ContentStore:
 
     def store_many(
         self,
-        items: Iterable[tuple[Source, str | None]],
+        items: Iterable[tuple[Source, str | None] | tuple[Source, str | None, str | None]],
         *,
         mime_type: str | None = None,
         metadata: Mapping[str, JSON] | None = None,
     ) -> list[BlobRef]:
-        """Store many blobs (each with its file name; None: a path's own name) in one database
-        transaction, one ``BlobRef`` per item in order.
+        """Store many blobs (each with its file name, None: a path's own name, and optionally
+        its own MIME type over ``mime_type``) in one database transaction, one ``BlobRef``
+        per item in order.
 
         Same guarantees as ``store``, paid once per batch: each blob goes through a staging
         file that is fsynced (in worker threads, while the next ones are read), then, once
@@ -265,9 +266,10 @@ class ContentStore:
                             "SELECT COALESCE(SUM(stored_size), 0) FROM blobs"
                         ).fetchone()[0]
                         batch.room = self.max_total_bytes - int(used)
-                    for source, given in items:
+                    for source, given, *own in items:
                         filename = given if given is not None else _name_of(source)
-                        self._batch_one(conn, pool, batch, source, filename, mime_type, extra)
+                        mime = own[0] if own and own[0] is not None else mime_type
+                        self._batch_one(conn, pool, batch, source, filename, mime, extra)
                     _drain(pool, batch)
                     _commit_all(batch)
                     self.backend.sync(batch.placed)

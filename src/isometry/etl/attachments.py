@@ -6,16 +6,31 @@ the references to its files are written together or not at all.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import orjson
 
+from isometry.content.reports import BlobRef
 from isometry.content.store import ContentStore
 from isometry.errors import ContentError, PermissionRefused, SourceUnreadable
 from isometry.etl.batch import Quarantined
 from isometry.lineage.records import Origin
 from isometry.model import JSON
 from isometry.sources.base import Attachment, Locator, Opener
+
+# Files up to this size are read whole and stored together (one fsync wave per batch, not
+# one per file); larger ones are streamed one at a time, where the bytes cost more than fsync.
+SMALL = 4 << 20
+_PROBLEMS = (SourceUnreadable, PermissionRefused, ContentError, OSError)
+
+
+@dataclass(frozen=True)
+class _Ready:
+    key: str
+    item: Attachment
+    data: bytes
 
 
 def store_attachments(
@@ -27,32 +42,51 @@ def store_attachments(
     origins: Mapping[str, Origin],
 ) -> list[Quarantined]:
     """Store the files of the nodes this commit wrote and link them to that node version.
-    A file that cannot be read is quarantined (the node itself is kept)."""
+    A file that cannot be read or stored is quarantined (the node itself is kept)."""
     problems: list[Quarantined] = []
+
+    def problem(key: str, item: Attachment, error: Exception) -> None:
+        origin = origins.get(key)
+        locator = Locator(origin.file or "", origin.record or key) if origin else Locator("", key)
+        reason = f"attachment {item.filename!r} of node {key}: {error}"
+        problems.append(Quarantined(locator, str(item.path or item.filename), reason))
+
+    ready: list[_Ready] = []
     for key in nodes:
         for item in attachments.get(key, ()):
             try:
                 if item.data is not None:
-                    ref = store.store(item.data, item.filename, item.mime_type)
+                    ready.append(_Ready(key, item, item.data))
                 elif item.path is not None:
                     with opener.open_binary(item.path) as stream:
-                        ref = store.store(stream, item.filename, item.mime_type)
-                else:
-                    continue
-                store.reference(ref.hash, "node", key, item.role, commit_seq)
-            except (SourceUnreadable, PermissionRefused, ContentError, OSError) as error:
-                origin = origins.get(key)
-                locator = (
-                    Locator(origin.file or "", origin.record or key) if origin else Locator("", key)
-                )
-                problems.append(
-                    Quarantined(
-                        locator,
-                        str(item.path or item.filename),
-                        f"attachment {item.filename!r} of node {key}: {error}",
-                    )
-                )
+                        if os.fstat(stream.fileno()).st_size <= SMALL:
+                            ready.append(_Ready(key, item, stream.read()))
+                        else:
+                            big = store.store(stream, item.filename, item.mime_type)
+                            store.reference(big.hash, "node", key, item.role, commit_seq)
+            except _PROBLEMS as error:
+                problem(key, item, error)
+    try:
+        refs: list[BlobRef | Exception] = list(
+            store.store_many([(r.data, r.item.filename, r.item.mime_type) for r in ready])
+        )
+    except _PROBLEMS:
+        # One of them was refused (a quota, say) and the batch stored nothing: one at a
+        # time, so only the refused ones are quarantined.
+        refs = [_one(store, r) for r in ready]
+    for entry, ref in zip(ready, refs, strict=True):
+        if isinstance(ref, Exception):
+            problem(entry.key, entry.item, ref)
+        else:
+            store.reference(ref.hash, "node", entry.key, entry.item.role, commit_seq)
     return problems
+
+
+def _one(store: ContentStore, entry: _Ready) -> BlobRef | Exception:
+    try:
+        return store.store(entry.data, entry.item.filename, entry.item.mime_type)
+    except _PROBLEMS as error:
+        return error
 
 
 def store_artifacts(
