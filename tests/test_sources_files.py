@@ -79,3 +79,15 @@ def test_hidden_files_are_read_when_asked_for(repo: Repository, tmp_path: Path) 
     names = {n["name"] for n in api.nodes(repo)}
     assert "Hidden" in names
     assert "blob.bin" in names
+
+
+def test_a_takeout_keep_folder_gives_each_note_once(repo: Repository, tmp_path: Path) -> None:
+    keep = tmp_path / "Takeout" / "Keep"
+    keep.mkdir(parents=True)
+    note = FIXTURES / "google-keep" / "obsidian-importer" / "notes" / "Labelled note.json"
+    shutil.copy(note, keep / note.name)
+    (keep / "Labelled note.html").write_text("<html><title>Labelled note</title></html>")
+    (keep / "Labels.txt").write_text("Label one\n")
+    op = import_folder(repo, tmp_path / "Takeout")
+    assert op.state is State.SUCCEEDED, op.error
+    assert [n["source"] for n in api.nodes(repo)] == ["google-keep"]

@@ -105,13 +105,19 @@ def test_registered_with_the_permissions_of_its_template() -> None:
     assert templates.get("google-keep-import").permissions == loaded.permissions
 
 
-def test_accepts_every_keep_json_of_the_fixtures_and_nothing_else() -> None:
+def test_accepts_every_keep_json_of_the_fixtures_and_claims_their_neighbours() -> None:
     accepted = {p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*")
                 if p.is_file() and IMPORTER.accepts(p)}  # fmt: skip
-    expected = {p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*.json")}
-    assert accepted == expected
-    assert len(accepted) == 15  # 13 notes, the broken one and the invalid one
+    notes = {p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*.json")}
+    assert len(notes) == 15  # 13 notes, the broken one and the invalid one
+    assert notes <= accepted
+    # The other files beside Keep notes are taken and read as nothing (see the module).
+    for name in accepted - notes:
+        path = FIXTURES / name
+        assert IMPORTER.scan(path, OPENER, Options()).records == 0
+        assert list(IMPORTER.read(path, OPENER, Options(), None)) == []
     assert not IMPORTER.accepts(Path("/work/shared/fixtures/bookmarks/bookmarks_chrome.json"))
+    assert not IMPORTER.accepts(Path("/work/shared/fixtures/bookmarks/bookmarks_chrome.html"))
 
 
 def test_other_json_is_left_to_the_json_importer(tmp_path: Path) -> None:

@@ -1,8 +1,11 @@
 """The ``google-keep`` importer: the notes of a Google Takeout ``Keep/`` folder.
 
-Takeout writes one JSON file per note (and an HTML twin, which this importer leaves to the
-``html`` one), with the note's files beside it. One file is one record: cursor ``{"done":
-true}`` once it is read. A note becomes a ``note`` node: its title (else its first line of
+Takeout writes one JSON file per note, with an HTML twin and the note's files beside it. One
+JSON file is one record: cursor ``{"done": true}`` once it is read. Every other file of a folder
+of Keep notes (the twins, the attachments, ``Labels.txt``) is taken too and read as nothing:
+the notes already hold what they say, so a folder import does not bring each note twice.
+
+A note becomes a ``note`` node: its title (else its first line of
 text, else the file's name) as name, its text and checklist as Markdown, its labels as tags,
 its times from microseconds since 1970, ``deleted_at`` when it is in the trash; every other
 field (colour, pinned, archived, sharees, web links...) stays in ``properties`` under Keep's
@@ -89,15 +92,18 @@ class GoogleKeepImporter:
 
     def accepts(self, path: Path) -> bool:
         """A ``.json`` file that looks like a Keep note, or that cannot be told (it does not
-        parse) and sits in a folder named ``Keep`` or beside Keep notes."""
+        parse) and sits in a folder named ``Keep`` or beside Keep notes; and any other file
+        beside Keep notes (see the module docstring)."""
         if path.suffix.lower() != SUFFIX:
-            return False
+            return _holds_keep_notes(path.parent)
         verdict = _verdict(path)
         if verdict is _Verdict.UNKNOWN:
             return path.parent.name.lower() == "keep" or _holds_keep_notes(path.parent)
         return verdict is _Verdict.KEEP
 
     def scan(self, path: Path, opener: Opener, options: Options) -> Scan:
+        if path.suffix.lower() != SUFFIX:
+            return Scan(records=0, size=0, fingerprint=hashlib.sha256().hexdigest())
         digest = hashlib.sha256()
         size = 0
         with open_source(path, opener) as stream:
@@ -109,7 +115,7 @@ class GoogleKeepImporter:
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
     ) -> Iterator[tuple[Item, JSON]]:
-        if _is_done(cursor, path):
+        if _is_done(cursor, path) or path.suffix.lower() != SUFFIX:
             return
         with open_source(path, opener) as stream:
             data = stream.read(_MAX_NOTE + 1)
