@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import BinaryIO
@@ -83,21 +84,23 @@ def test_every_table_becomes_nodes_with_keys_links_and_attachments(
     assert tomatoes["tags"] == ["garden", "spring"]
     assert tomatoes["properties"] == {"id": 10, "estimate": 1.5, "project_id": 1, "table": "tasks"}
     assert nodes["Call the plumber"]["due_at"] == "2025-04-03T07:30:00Z"
-    assert nodes["Alpha"]["source_id"] == f"{path}#codes:a"  # WITHOUT ROWID: its primary key
+    alpha = nodes["codes a"]  # no column names it: the table and key do
+    assert alpha["source_id"] == f"{path}#codes:a"  # WITHOUT ROWID: its primary key
+    assert alpha["properties"] == {"code": "a", "label": "Alpha", "table": "codes"}
     edges = {(e["source_id"], e["target_id"], e["label"]) for e in api.edges(repo)}
     assert edges == {
         (str(tomatoes["id"]), str(node_id_for("sqlite", f"{path}#projects:1")), "project_id"),
         (str(nodes["Fix the gate"]["id"]), str(node_id_for("sqlite", f"{path}#projects:2")),
          "project_id"),
     }  # fmt: skip
-    picture = nodes["A picture"]
+    picture = nodes["pictures 1"]
     link = str(dict(picture["properties"])["image"])
     assert link == "attachment:" + hashlib.sha256(PNG).hexdigest()
     (stored,) = api.attachments(repo, str(picture["id"]))
     out = io.BytesIO()
     api.read_blob(repo, str(stored["hash"]), out)
     assert out.getvalue() == PNG
-    latin = next(n for n in nodes.values() if n["name"] == "latin-1")
+    latin = nodes["pictures 2"]
     (kept,) = api.attachments(repo, str(latin["id"]))  # text that is not UTF-8, kept as bytes
     assert kept["hash"] == hashlib.sha256(b"caf\xe9").hexdigest()
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # never touched
@@ -225,3 +228,20 @@ def test_the_tables_command_lists_them_and_names_a_bad_file(tmp_path: Path) -> N
     assert bad.stderr.startswith("error: ")
     assert "notes.txt" in bad.stderr
     assert bad.stderr.count("\n") == 1
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def test_known_apple_stores_go_to_their_own_importers(repo: Repository, tmp_path: Path) -> None:
+    folder = tmp_path / "databases"
+    folder.mkdir()
+    shutil.copy(FIXTURES / "apple-notes" / "rhettbull" / "NoteStore-macOS-14-Sonoma.sqlite",
+                folder / "NoteStore.sqlite")  # fmt: skip
+    shutil.copy(FIXTURES / "safari" / "History.db", folder / "History.db")
+    make_database(folder / "app.db")
+    op = import_(repo, "sqlite-database-import", folder)
+    assert op.state is State.SUCCEEDED, op.error
+    sources = {str(n["source"]) for n in api.nodes(repo)}
+    assert sources == {"apple-notes", "safari", "sqlite"}
+    assert set(op.to_json(repo.clock.now())["counts_by_source"]) == sources  # type: ignore[arg-type]
