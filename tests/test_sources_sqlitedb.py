@@ -244,4 +244,4 @@ def test_known_apple_stores_go_to_their_own_importers(repo: Repository, tmp_path
     assert op.state is State.SUCCEEDED, op.error
     sources = {str(n["source"]) for n in api.nodes(repo)}
     assert sources == {"apple-notes", "safari", "sqlite"}
-    assert set(op.to_json(repo.clock.now())["counts_by_source"]) == sources  # type: ignore[arg-type]
+    assert set(op.to_json(repo.clock.now())["counts_by_source"]) == sources
