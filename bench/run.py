@@ -1,7 +1,8 @@
 """The benchmarks of the issues, each against its peers in the same run.
 
-``python -m bench.run [--suite all|store|imports|content] [--n N] [--seed S] [--json PATH]
-[--skip-peer]`` runs, by default, every suite at n = 1,000,000, store, imports, content:
+``python -m bench.run [--suite all|store|imports|content|sources] [--n N] [--seed S]
+[--json PATH] [--skip-peer]`` runs, by default, every suite at n = 1,000,000, store, imports,
+content, sources:
 
 * ``store``: our store and doltlite, same workload. Our side runs in this process, the
   doltlite side in a fresh interpreter (libdoltlite replaces the SQLite of any process that
@@ -14,6 +15,11 @@
 * ``content``: the blob store (:mod:`bench.content`): a 1 GB file against ``sha256sum``, the
   fixtures' dedup against their own hashes, 100,000 small blobs per second; full size at
   n >= 100,000 (capped there), scaled down below; every figure in ``bench/out/content.json``.
+
+* ``sources``: each format importer on generated files of its own, each against its baseline
+  in the same command (the parser alone): Apple Notes (10,000 notes), Evernote, Keep and HTML,
+  office files, Markdown vaults (``bench/notes.py``, ``enex.py``, ``keep_html.py``,
+  ``office.py``, ``vault.py``), each in a child process; their own sizes, not ``--n``.
 
 ``--json PATH`` also writes the results there (all suites: ``{"store": ..., "imports": ...,
 "content": ...}``).
@@ -356,7 +362,24 @@ def _write(path: Path, results: dict[str, Any]) -> None:
     path.write_text(json.dumps(results, indent=2) + "\n")
 
 
-SUITES = ("all", "store", "imports", "content")
+SUITES = ("all", "store", "imports", "content", "sources")
+SOURCE_BENCHES = (
+    ("bench.notes", "--n", "10000"),
+    ("bench.enex",),
+    ("bench.keep_html",),
+    ("bench.office",),
+    ("bench.vault",),
+)
+
+
+def run_sources_suite() -> None:
+    """Each format importer's benchmark in a child process of its own (they print their own
+    figures and baselines)."""
+    started = time.perf_counter()
+    for module, *extra in SOURCE_BENCHES:
+        print(f"-- {module}", flush=True)
+        subprocess.run([sys.executable, "-m", module, *extra], cwd=ROOT, check=True)
+    print(f"wall: sources suite {time.perf_counter() - started:,.1f} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -369,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--suite",
         choices=SUITES,
         default="all",
-        help="store (vs doltlite), imports (vs four loaders), content (blobs), or all of them",
+        help="store (vs doltlite), imports (vs four loaders), content (blobs), sources (format "
+        "importers), or all of them",
     )
     parser.add_argument(
         "--n", type=int, default=1_000_000, help="nodes to load / records to import (>= 1000)"
@@ -410,7 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if results:
             print()
         results["content"] = run_content_suite(args, facts, code)
-    if args.json is not None:
+    if args.suite in ("all", "sources"):
+        if results:
+            print()
+        run_sources_suite()
+    if args.json is not None and results:
         # One suite: its results as they are; all: {"store": ..., "imports": ..., "content": ...}.
         _write(args.json, results if args.suite == "all" else results[args.suite])
         print(f"results also in {args.json}")
