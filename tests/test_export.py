@@ -57,7 +57,7 @@ def test_a_jsonl_archive_restores_the_same_root_hash(
 ) -> None:
     populate(repo, tmp_path)
     out = tmp_path / "archive"
-    report = api.export(repo, out)
+    report = api.export(repo, out, author=AUTHOR)
     head = repo.commit("main")
     assert (report.commit, report.root) == (head.id, head.root)
     assert (report.nodes, report.edges, report.attachments) == (4, 2, 1)
@@ -92,7 +92,7 @@ def test_a_jsonl_archive_restores_the_same_root_hash(
 def test_a_damaged_archive_is_refused_whole(repo: Repository, tmp_path: Path) -> None:
     populate(repo, tmp_path)
     out = tmp_path / "archive"
-    api.export(repo, out)
+    api.export(repo, out, author=AUTHOR)
     nodes = out / "nodes.jsonl"
     nodes.write_bytes(nodes.read_bytes().replace(b"Trip plan", b"Trip plan!"))
     other = api.init(tmp_path / "other", clock=repo.clock, author=AUTHOR)
@@ -112,7 +112,7 @@ def test_a_markdown_vault_has_a_note_per_node_with_its_files_beside(
 ) -> None:
     populate(repo, tmp_path)
     out = tmp_path / "vault"
-    report = api.export(repo, out, form="markdown")
+    report = api.export(repo, out, form="markdown", author=AUTHOR)
     assert report.nodes == 4
     trip = out / "Travel" / "2025" / "Trip plan.md"
     text = trip.read_text()
@@ -136,9 +136,9 @@ def test_an_export_never_writes_into_an_existing_folder(repo: Repository, tmp_pa
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("keep me")
     with pytest.raises(IsometryError, match="already exists"):
-        api.export(repo, tmp_path / "taken")
+        api.export(repo, tmp_path / "taken", author=AUTHOR)
     with pytest.raises(IsometryError, match="unknown export format"):
-        api.export(repo, tmp_path / "new", form="pdf")
+        api.export(repo, tmp_path / "new", form="pdf", author=AUTHOR)
     assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me"
     assert not (tmp_path / "new").exists()
 
@@ -150,9 +150,29 @@ def test_an_older_commit_exports_as_it_was(repo: Repository, tmp_path: Path) -> 
     ops = [parse_op({"op": "upsert", "node": {"id": "1" * 8 + "-1111-4111-8111-" + "1" * 12,
                                               "name": "Later"}})]  # fmt: skip
     api.apply(repo, ops, branch="main", message="later", author=AUTHOR)
-    report = api.export(repo, tmp_path / "old", at="before")
+    report = api.export(repo, tmp_path / "old", at="before", author=AUTHOR)
     assert report.root == before.root
     rows: list[JSON] = [
         orjson.loads(line) for line in (tmp_path / "old" / "nodes.jsonl").read_bytes().splitlines()
     ]
     assert "Later" not in {r["name"] for r in rows if isinstance(r, dict)}
+
+
+def test_an_export_is_an_operation_that_can_be_queued(repo: Repository, tmp_path: Path) -> None:
+    populate(repo, tmp_path)
+    report = api.export(repo, tmp_path / "now", author=AUTHOR)
+    (done,) = [op for op in api.operations(repo) if op.template == "data-export-archive"]
+    assert done.state is State.SUCCEEDED
+    assert done.result["export"]["root"] == report.root
+    assert done.counts["read"] == report.nodes + report.edges
+    assert "data-export-archive" in {t.id for t in api.templates()}
+    queued = api.queue_operation(repo, "data-export-archive", [tmp_path / "later"],
+                                 grants=[f"file-system={tmp_path}"], base=tmp_path,
+                                 config={"options": {"format": "markdown"}})  # fmt: skip
+    api.run_queue(repo, author=AUTHOR)
+    assert api.operation(repo, queued.id).state is State.SUCCEEDED
+    assert (tmp_path / "later" / "Travel" / "2025" / "Trip plan.md").exists()
+    with pytest.raises(IsometryError, match="nope"):
+        api.export(repo, tmp_path / "never", at="nope", author=AUTHOR)
+    assert not (tmp_path / "never").exists()
+    assert not (tmp_path / "never.partial").exists()

@@ -518,12 +518,26 @@ def collect_garbage(
 
 
 def export(
-    repo: Repository, out: Path, *, at: str = "main", form: str = "jsonl"
+    repo: Repository,
+    out: Path,
+    *,
+    author: str,
+    at: str = "main",
+    form: str = "jsonl",
+    on_progress: ProgressSink | None = None,
 ) -> etl_export.ExportReport:
     """Write the nodes, edges and attachments at ``at`` to the new folder ``out``: a JSON Lines
     archive (``jsonl``, importable again with the template ``archive-import``, same root hash)
-    or a Markdown vault (``markdown``)."""
-    return etl_export.export(repo, content_store(repo), out, at=at, form=form)
+    or a Markdown vault (``markdown``). Runs as a ``data-export-archive`` operation, granted
+    the folder it writes into; a failure raises its error."""
+    target = out.absolute()
+    op = import_(repo, "data-export-archive", [target], author=author, base=target.parent,
+                 grants=[f"file-system={target.parent}"], on_progress=on_progress,
+                 config={"options": {"at": at, "format": form}})  # fmt: skip
+    written = op.result.get("export")
+    if op.state is not State.SUCCEEDED or not isinstance(written, Mapping):
+        raise etl_export.ExportRefused(op.error or f"export operation {op.id} did not finish")
+    return etl_export.ExportReport.from_json(written)
 
 
 class _PlainOpener:

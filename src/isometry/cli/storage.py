@@ -14,7 +14,7 @@ from rich.text import Text
 
 from isometry import api
 from isometry.cli import render_storage
-from isometry.cli.options import DebugOption, JsonOption, RepoOption
+from isometry.cli.options import AuthorOption, DebugOption, JsonOption, RepoOption, author_name
 from isometry.cli.session import Session, session
 
 
@@ -151,11 +151,13 @@ def export(
         ),
     ] = "jsonl",
     repo: RepoOption = None,
+    author: AuthorOption = None,
     json_out: JsonOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Export a branch, tag or commit: nodes, edges and attachments, with a manifest."""
+    """Export a branch, tag or commit: nodes, edges and attachments, with a manifest (a
+    data-export-archive operation, listed by 'isometry ops list')."""
     with session(repo, as_json=json_out, debug=debug) as run:
         with run.working("Exporting"):
-            report = api.export(run.repo, out, at=at, form=form)
+            report = api.export(run.repo, out, at=at, form=form, author=author_name(author))
         run.emit(report.to_json(), render_storage.exported(report))

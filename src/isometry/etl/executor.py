@@ -152,10 +152,15 @@ class Executor:
     def run_claimed(self, run: _Run) -> Operation:
         with Heartbeat(self.repo.db.path, run.op.id, self.owner, self.repo.clock):
             try:
-                self._prepare(run)
-                self._scan(run)
-                self._load(run)
-                self._finalize(run)
+                if template_registry.get(run.op.template).category == "export":
+                    from isometry.etl.exports import run_export
+
+                    run_export(self, run, self._phase)
+                else:
+                    self._prepare(run)
+                    self._scan(run)
+                    self._load(run)
+                    self._finalize(run)
             except Stop as stop:
                 self._end_early(run, stop.state, stop.reason)
             except (IsometryError, sqlite3.DatabaseError) as error:

@@ -62,6 +62,14 @@ class ExportReport:
     attachments: int
     attachment_bytes: int
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSON]) -> ExportReport:
+        return cls(
+            Path(str(data["path"])), str(data["format"]), str(data["commit"]),
+            str(data["root"]), int(str(data["nodes"])), int(str(data["edges"])),
+            int(str(data["attachments"])), int(str(data["attachment_bytes"])),
+        )  # fmt: skip
+
     def to_json(self) -> dict[str, JSON]:
         return {
             "path": str(self.path),

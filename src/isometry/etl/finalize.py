@@ -175,7 +175,7 @@ def finish(ex: Executor, run: _Run) -> None:
     outcome = _merge(ex, run) if not run.stage_reached("merged") else {}
     waiting = op.result.get("merge") in ("conflicts", "deferred")
     state = State.PARTIALLY_SUCCEEDED if quarantined or waiting else State.SUCCEEDED
-    _close(ex, run, state, None, outcome, phase="finalizing")
+    close(ex, run, state, None, outcome, phase="finalizing")
 
 
 def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:
@@ -183,7 +183,7 @@ def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:
     Interrupted (the process is stopping): leave everything for a resume."""
     op, config = run.op, run.op.config
     if state is State.INTERRUPTED:
-        _close(ex, run, state, reason, {}, phase=op.phase, finished=False)
+        close(ex, run, state, reason, {}, phase=op.phase, finished=False)
         return
     rollback = (
         config.post_execution == "rollback-on-failure" or config.branch_strategy == "temporary"
@@ -199,10 +199,10 @@ def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:
             outcome["rolled_back"] = True
         except IsometryError as error:
             outcome["rollback_error"] = str(error)
-    _close(ex, run, state, reason, outcome, phase=op.phase)
+    close(ex, run, state, reason, outcome, phase=op.phase)
 
 
-def _close(
+def close(
     ex: Executor,
     run: _Run,
     state: State,
@@ -212,6 +212,8 @@ def _close(
     phase: str | None,
     finished: bool = True,
 ) -> None:
+    """End the operation in ``state`` (or leave it for a resume, ``finished=False``): its
+    counts, result and error written, its log and report kept as artifacts."""
     op = run.op
     with ex.repo.db.transaction() as conn:
         current = operations.load(conn, op.id).state

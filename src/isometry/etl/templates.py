@@ -27,6 +27,8 @@ class Template:
     defaults: OperationConfig = field(default_factory=OperationConfig)
 
     def offered(self, installed: frozenset[str]) -> bool:
+        if self.category == "export":
+            return True  # it reads the repository, not a source
         return bool(self.sources) and set(self.sources) <= installed
 
     def to_json(self) -> dict[str, JSON]:
@@ -148,11 +150,12 @@ TEMPLATES: tuple[Template, ...] = (
     _t(
         "data-export-archive",
         "Export archive",
-        "A branch, tag or commit as a portable archive: JSON Lines, attachments and a manifest.",
+        "A branch, tag or commit (option at) as a portable archive: JSON Lines, attachments "
+        "and a manifest; or, with the option format=markdown, a Markdown vault.",
         "export",
         "moderate",
         FILES,
-        ("export-archive",),
+        (),
     ),
     _t(
         "archive-import",
