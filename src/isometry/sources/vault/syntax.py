@@ -13,7 +13,6 @@ notes, indentation mostly means a nested list item, whose links Obsidian does re
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote
@@ -81,7 +80,7 @@ def parse_body(text: str) -> Body:
     masked = _mask(text)
     links: list[Link] = []
     for match in _WIKILINK.finditer(masked):
-        link = _wikilink(text, match)
+        link = _wikilink(match)
         if link is not None:
             links.append(link)
     without_wikilinks = _blank(masked, [(link.start, link.end) for link in links])
@@ -108,7 +107,7 @@ def front_matter_links(values: Mapping[str, JSON]) -> tuple[Link, ...]:
     for key, value in values.items():
         for text in _strings(value):
             for match in _WIKILINK.finditer(text):
-                link = _wikilink(text, match)
+                link = _wikilink(match)
                 if link is not None:
                     found.append(replace(link, syntax="front matter", start=-1, end=-1,
                                          dest_start=-1, dest_end=-1, key=key))  # fmt: skip
@@ -126,22 +125,7 @@ def _strings(value: JSON) -> Iterator[str]:
             yield from _strings(item)
 
 
-def line_of(text: str, offset: int) -> int:
-    """The 1-based line of ``offset`` in ``text``."""
-    return text.count("\n", 0, offset) + 1
-
-
-class Lines:
-    """Line numbers of many offsets in one text (bisect over the line starts)."""
-
-    def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def of(self, offset: int) -> int:
-        return bisect_right(self._starts, offset)
-
-
-def is_external(destination: str) -> bool:
+def _is_external(destination: str) -> bool:
     """A destination with a URL scheme (``https:``, ``mailto:``, ``obsidian:``...)."""
     return bool(_SCHEME.match(destination))
 
@@ -259,7 +243,7 @@ def _escaped(text: str, index: int) -> bool:
 # -- links ---------------------------------------------------------------------------------
 
 
-def _wikilink(text: str, match: re.Match[str]) -> Link | None:
+def _wikilink(match: re.Match[str]) -> Link | None:
     """``[[target#subpath|alias]]``: Obsidian trims around the target; ``\\|`` (written in
     tables) separates the alias too."""
     inner = match.group("inner").replace("\\|", "|")
@@ -279,7 +263,7 @@ def _md_link(text: str, match: re.Match[str]) -> Link | None:
     if dest.startswith("<"):
         dest = dest[1:-1]
     dest = unquote(dest.replace("\\", "")).strip()
-    if not dest or is_external(dest):
+    if not dest or _is_external(dest):
         return None
     target, _, subpath = dest.partition("#")
     if not target and not subpath:
