@@ -10,7 +10,8 @@ rewritten to point at them); folder (the note's folder in the vault, None at the
 out whatever their case); created_at and modified_at (front matter, else the file's
 modification time for modified_at: a file's birth time is not kept portably, so created_at is
 left empty rather than guessed); source_id (the front matter id, else the path in the vault,
-so a renamed note without an id is a new node and the old one goes); properties: the rest of
+so a renamed note without an id is a new node, its old one a record the source no longer
+has, while a note with an id keeps its node wherever it moves); properties: the rest of
 the front matter, ``path`` (the note's path in the vault), and ``unresolved_links``,
 ``missing_embeds`` and ``unreadable_embeds`` when there are any (a front-matter key of one of
 these names is kept as ``<key> (front matter)``).
