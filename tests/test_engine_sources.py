@@ -14,6 +14,7 @@ from isometry.etl.sources import expand, recheck
 from isometry.etl.states import State
 from isometry.sources.base import Options
 from isometry.sources.jsonrecords import JsonImporter
+from isometry.vcs.ops import parse_op
 from isometry.vcs.repository import Repository
 
 
@@ -137,3 +138,35 @@ def test_a_folder_of_small_files_is_written_a_batch_at_a_time_and_resumes_exactl
         assert fresh.commit("main").root == repo.commit("main").root
     finally:
         fresh.close()
+
+
+def test_a_link_taken_out_of_a_note_takes_its_edge_with_it(
+    repo: Repository, tmp_path: Path
+) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "a.md").write_text("# A\n\nSee [[b]] and [[c]].\n")
+    (vault / "c.md").write_text("# C\n")
+
+    def import_vault() -> None:
+        op = api.import_(repo, "markdown-import", [vault], author="alice",
+                         grants=[f"file-system={vault}"], base=tmp_path)  # fmt: skip
+        assert op.state is State.SUCCEEDED, op.error
+
+    def links() -> set[tuple[str, str]]:
+        names = {str(n["id"]): str(n["name"]) for n in api.nodes(repo)}
+        return {(names.get(str(e["source_id"]), "?"), names.get(str(e["target_id"]), "dangling"))
+                for e in api.edges(repo)}  # fmt: skip
+
+    import_vault()
+    assert links() == {("A", "dangling"), ("A", "C")}
+    a = next(str(n["id"]) for n in api.nodes(repo) if n["name"] == "A")
+    c = next(str(n["id"]) for n in api.nodes(repo) if n["name"] == "C")
+    by_hand = parse_op({"op": "upsert", "edge": {"edge_type": "AFFINITY", "source_id": a,
+                                                 "target_id": c, "label": "mine"}})  # fmt: skip
+    api.apply(repo, [by_hand], branch="main", message="by hand", author="alice")
+    (vault / "b.md").write_text("# B\n")  # the dangling link now resolves
+    (vault / "a.md").write_text("# A\n\nSee [[b]] only.\n")  # and the link to c is gone
+    import_vault()
+    assert links() == {("A", "B"), ("A", "C")}  # A -> C is the hand-made edge, kept
+    assert {e.get("label") for e in api.edges(repo)} == {None, "mine"}

@@ -45,7 +45,7 @@ from isometry.vcs import refs
 from isometry.vcs.commits import Change, Commit
 from isometry.vcs.fieldmerge import MergePolicy, merge_row
 from isometry.vcs.history import lookup
-from isometry.vcs.ops import Upsert
+from isometry.vcs.ops import Delete, Upsert
 from isometry.vcs.repository import Repository
 from isometry.vcs.rows import fetch_rows
 
@@ -379,6 +379,7 @@ class Executor:
         if config.deduplicate:
             batch.skip_unchanged({key: hashes for key, (hashes, _) in last.items()})
         self._keep_edits(run, batch, {key: seq for key, (_, seq) in last.items()})
+        stale = [Delete(RowKind.EDGE, key) for key in self._stale_edges(run, importer, batch)]
         cursor = chunk[-1].cursor
         context = lineage.Context(
             op.id, op.template, importer.name, importer.name, importer.version
@@ -434,7 +435,7 @@ class Executor:
                 run.recovering_since = None
 
         self.repo.apply(
-            op.branch, batch.ops, author=self.author, expected_head=run.head,
+            op.branch, [*batch.ops, *stale], author=self.author, expected_head=run.head,
             message=f"{op.template}: batch {number} of operation {op.id}",
             metadata={"operation": op.id, "batch": number}, on_commit=record,
         )  # fmt: skip
@@ -523,6 +524,44 @@ class Executor:
                     batch.ops[index] = Upsert(RowKind.NODE, node_row(merged))
                 except ModelError:
                     continue  # fields merged one by one broke a rule: the record as it is
+
+    def _stale_edges(self, run: _Run, importer: Importer, batch: Batch) -> list[str]:
+        """The edges this importer made from the nodes this batch writes that their records
+        no longer give (a link taken out of a note, a dangling link now resolved to another
+        target): deleted with the new versions. Edges made by hand or by another importer
+        stay. Looked up among main's edges (where earlier imports were merged) that are still
+        there at the operation's head."""
+        nodes = [op.key for op in batch.ops if op.kind is RowKind.NODE]
+        if not nodes:
+            return []
+        given = {op.key for op in batch.ops if op.kind is RowKind.EDGE}
+        conn = self.repo.conn
+        candidates: list[str] = []
+        for start in range(0, len(nodes), 900):
+            part = nodes[start : start + 900]
+            candidates += [
+                str(key)
+                for (key,) in conn.execute(
+                    f"SELECT id FROM edges WHERE source_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+                if key not in given
+            ]
+        mine: list[str] = []
+        for start in range(0, len(candidates), 900):
+            part = candidates[start : start + 900]
+            mine += [
+                str(key)
+                for (key,) in conn.execute(
+                    "SELECT DISTINCT key FROM lineage WHERE transform = ? AND key IN"
+                    f" ({','.join('?' * len(part))})",
+                    [importer.name, *part],
+                )
+            ]
+        if not mine:
+            return []
+        present = lookup(conn, self.repo.graph, run.head, [(RowKind.EDGE, k) for k in mine])
+        return [key for (_, key), digest in present.items() if digest is not None]
 
     def _between_batches(self, run: _Run) -> None:
         with self.repo.db.snapshot() as conn:
