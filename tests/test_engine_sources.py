@@ -9,7 +9,7 @@ from isometry import api
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.config import OperationConfig
 from isometry.etl.executor import Executor, Progress
-from isometry.etl.operations import add_counts, counts_by_source
+from isometry.etl.operations import Operation, add_counts, counts_by_source
 from isometry.etl.sources import expand, recheck
 from isometry.etl.states import State
 from isometry.sources.base import Options
@@ -170,3 +170,57 @@ def test_a_link_taken_out_of_a_note_takes_its_edge_with_it(
     import_vault()
     assert links() == {("A", "B"), ("A", "C")}  # A -> C is the hand-made edge, kept
     assert {e.get("label") for e in api.edges(repo)} == {None, "mine"}
+
+
+def test_a_sync_marks_deleted_what_a_folder_no_longer_holds(
+    repo: Repository, tmp_path: Path
+) -> None:
+    vault = tmp_path / "vault"
+    (vault / "sub").mkdir(parents=True)
+    for name in ("keep", "remove", "rename"):
+        (vault / "sub" / f"{name}.md").write_text(f"# {name.title()}\n")
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text("# Elsewhere\n")
+
+    def sync(*sources: Path) -> None:
+        op = api.import_(repo, "markdown-import", list(sources), author="alice",
+                         grants=[f"file-system={tmp_path}"], base=tmp_path,
+                         config={"sync_deletes": True})  # fmt: skip
+        assert op.state is State.SUCCEEDED, op.error
+
+    def live() -> set[str]:
+        return {str(n["name"]) for n in api.nodes(repo) if n.get("deleted_at") is None}
+
+    sync(vault, outside)
+    assert live() == {"Keep", "Remove", "Rename", "Elsewhere"}
+    (vault / "sub" / "remove.md").unlink()
+    (vault / "sub" / "rename.md").rename(vault / "sub" / "renamed.md")
+    sync(vault)  # the file imported on its own is not under this folder: left alone
+    assert live() == {"Keep", "Rename", "Elsewhere"}
+    renamed = [n for n in api.nodes(repo) if n["name"] == "Rename"]
+    assert sorted(n.get("deleted_at") is None for n in renamed) == [False, True]
+
+
+def test_a_sync_deletes_nothing_for_a_file_it_could_not_read(
+    repo: Repository, tmp_path: Path
+) -> None:
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"title": "from a"}\n')
+    (folder / "b.jsonl").write_text('{"title": "from b"}\n')
+
+    def sync() -> Operation:
+        return api.import_(repo, "json-import", [folder], author="alice",
+                           grants=[f"file-system={folder}"], base=tmp_path,
+                           config={"sync_deletes": True, "max_error_rate": 1.0})  # fmt: skip
+
+    sync()
+    (folder / "a.jsonl").write_bytes(b"\x00\x01 not JSON at all \xff")
+    (folder / "b.jsonl").write_text("")  # read fine, and empty: its record is gone
+    op = sync()
+    assert op.counts["quarantined"] == 1
+    assert op.counts["deleted"] == 1
+    assert {n["name"]: n.get("deleted_at") is None for n in api.nodes(repo)} == {
+        "from a": True,
+        "from b": False,
+    }

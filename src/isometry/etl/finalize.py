@@ -7,8 +7,12 @@ so an operation killed while finishing resumes at the next step and never repeat
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import orjson
 
 from isometry.errors import IsometryError, MergeInProgress
 from isometry.etl import checkpoints, operations
@@ -19,7 +23,9 @@ from isometry.model import JSON, RowKind
 from isometry.vcs import merging, refs
 from isometry.vcs.commits import Change, Commit
 from isometry.vcs.fieldmerge import MergePolicy
+from isometry.vcs.history import lookup
 from isometry.vcs.ops import Patch
+from isometry.vcs.rows import fetch_rows
 
 if TYPE_CHECKING:
     from isometry.etl.executor import Executor, _Run
@@ -38,20 +44,57 @@ def _merges(run: _Run) -> bool:
     )
 
 
+def _in_scope(file: str | None, files: set[str], folders: list[str]) -> bool:
+    return file is not None and (
+        file in files or any(file.startswith(folder + os.sep) for folder in folders)
+    )
+
+
 def _gone(ex: Executor, run: _Run) -> dict[str, str]:
-    """The nodes of the imported files that this full import did not see, with the importer
-    each came from."""
+    """The nodes this full import did not see that its sources gave before, with the importer
+    each came from: those whose last import by one of its importers read them from one of its
+    files, or from a file under one of its folders (a file deleted from a folder included;
+    a file of the folder that could not be read this time excluded: nothing is deleted for
+    want of reading it). Found through lineage, so it holds whatever an importer's ids are
+    made of (a path, a note's identifier, a URL)."""
+    op = run.op
+    names = sorted({f.importer.name for f in run.files})
+    if not names:
+        return {}
+    files = {str(f.path) for f in run.files}
+    folders = [str(Path(s).resolve()) for s in op.sources if Path(s).is_dir()]
+    graph = ex.repo.graph
     with ex.repo.db.snapshot() as conn:
-        seen = {k for (k,) in conn.execute("SELECT key FROM op_seen WHERE op_id = ?", (run.op.id,))}
-        prefixes = {(f.importer.name, f"{f.path}#") for f in run.files}
-        return {
-            str(row["id"]): str(row.get("source"))
-            for row in ex.repo.rows_at(run.head, RowKind.NODE)
-            if row.get("deleted_at") is None
-            and str(row["id"]) not in seen
-            and any(row.get("source") == name and str(row.get("source_id", "")).startswith(p)
-                    for name, p in prefixes)
-        }  # fmt: skip
+        seen = {k for (k,) in conn.execute("SELECT key FROM op_seen WHERE op_id = ?", (op.id,))}
+        unreadable = {
+            str(found.get("file"))
+            for (text,) in conn.execute("SELECT locator FROM quarantine WHERE op_id = ?", (op.id,))
+            if isinstance(found := orjson.loads(text), dict) and found.get("record") == ""
+        }
+        latest: dict[str, tuple[int, str | None, str]] = {}
+        for key, seq, file, transform in conn.execute(
+            "SELECT key, commit_seq, file, transform FROM lineage WHERE kind = ?"
+            f" AND change != 'delete' AND transform IN ({','.join('?' * len(names))})",
+            (int(RowKind.NODE), *names),
+        ):
+            if key in seen or not graph.is_ancestor(seq, run.head):
+                continue
+            if key not in latest or seq >= latest[key][0]:
+                latest[key] = (seq, file, transform)
+        wanted = {
+            key: transform
+            for key, (_, file, transform) in latest.items()
+            if _in_scope(file, files, folders) and file not in unreadable
+        }
+        present = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in wanted])
+        rows = fetch_rows(conn, [d for d in present.values() if d is not None])
+    return {
+        key: wanted[key]
+        for (_, key), digest in present.items()
+        if digest is not None
+        and rows[digest].get("deleted_at") is None
+        and rows[digest].get("source") == wanted[key]
+    }
 
 
 def _sync_deletes(ex: Executor, run: _Run) -> None:
