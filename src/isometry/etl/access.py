@@ -61,10 +61,13 @@ class Grants:
     def missing(self, needed: Iterable[str]) -> list[str]:
         return sorted(p for p in needed if not self.roots.get(p))
 
-    def covers(self, path: Path, permissions: Iterable[str]) -> bool:
-        resolved = path.resolve()
+    def covers(self, path: Path, permissions: Iterable[str], *, resolved: bool = False) -> bool:
+        """Whether ``path`` (symlinks resolved first, unless ``resolved`` says it is already)
+        lies inside a root granted for one of ``permissions``."""
+        if not resolved:
+            path = path.resolve()
         return any(
-            resolved == root or resolved.is_relative_to(root)
+            path == root or path.is_relative_to(root)
             for permission in permissions
             for root in self.roots.get(permission, ())
         )
@@ -79,7 +82,7 @@ class Accessor:
 
     def check(self, path: Path) -> Path:
         resolved = path.resolve()
-        if not self.grants.covers(resolved, self.permissions):
+        if not self.grants.covers(resolved, self.permissions, resolved=True):
             hint = next(iter(sorted(self.permissions)), "file-system")
             shown = f"{path} (which is {resolved})" if resolved != path.absolute() else str(path)
             raise PermissionRefused(
