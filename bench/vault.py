@@ -114,7 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         vault = work / "vault"
         paths = write_vault(vault, args.n, args.folders)
-        time.sleep(2.1)  # a vault is imported after it was written, not while
         baseline = read_and_hash(paths)
         alone = importer_alone(vault, paths)
         repo = api.init(work / "repo", clock=SystemClock(), author=AUTHOR)

@@ -7,8 +7,9 @@ from many notes, so each answer is remembered for the opener it was read through
 operation: what one operation's grants allowed is never handed to another) and the file's
 version (path, size, modification time, inode): a later look-up through the same opener only
 ``stat``s the file. A file that is replaced by a link to somewhere else has another version and
-is opened again, through the opener. Files changed in the last ``_RACY_NS`` are not remembered
-(they could change again without their time stamp moving).
+is opened again, through the opener. (A file rewritten during the operation at the same size
+within one tick of a coarse file-system clock keeps its version: its old answer is kept until
+the next operation.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +26,6 @@ from weakref import WeakKeyDictionary
 from isometry.sources.base import Opener
 from isometry.sources.vault.frontmatter import note_id_in
 
-_RACY_NS = 2_000_000_000
 _CHUNK = 1 << 20
 _REMEMBERED = 65_536
 
@@ -128,11 +127,9 @@ def _remembered(
 
 
 def _version(path: Path) -> _Key | None:
-    """The file's version as a key, None when it changed too recently to be remembered."""
+    """The file's version as a key, None when it cannot be looked at."""
     try:
         stat = os.stat(path)
     except OSError:
-        return None
-    if stat.st_mtime_ns >= time.time_ns() - _RACY_NS:
         return None
     return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)

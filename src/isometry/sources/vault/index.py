@@ -16,28 +16,28 @@ from the vault root, then from the note's folder, then as the end of a longer pa
 first. A target matches a file named exactly so, else that name plus ``.md`` (then
 ``.markdown``), so ``[[Note.1]]`` finds ``Note.1.md`` and ``[[pic.png]]`` finds ``pic.png``.
 
-The index is built once per vault and kept while the vault's folders are unchanged: every
-folder's modification time is compared (adding, removing or renaming an entry changes its
-folder's time), which costs one ``stat`` per folder instead of a walk of every file per note.
-A folder changed less than ``_RACY_NS`` before its listing was taken is not trusted (another
-change in the same clock tick would leave its time equal), so a vault that is still being
-written is listed again for each note until it settles.
+The index is built once per vault for the opener it serves (one per operation: an operation
+reads the files its scan found, so a listing never outlives it) and kept while the vault's
+folders are unchanged: every folder's modification time is compared (adding, removing or
+renaming an entry changes its folder's time), which costs one ``stat`` per folder instead of a
+walk of every file per note. A change made during the operation within the same tick of a
+coarse file-system clock (FAT keeps 2 s) can go unseen until the next import.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from weakref import WeakKeyDictionary
+
+from isometry.sources.base import Opener
 
 NOTE_SUFFIXES = (".md", ".markdown")
-# Coarser than any common file system's time stamps (FAT keeps 2 s; HFS+ 1 s).
-_RACY_NS = 2_000_000_000
 _CACHED_VAULTS = 8
 
 
@@ -186,35 +186,36 @@ def _normalise(path: str) -> str | None:
 class _Cached:
     index: VaultIndex
     folders: tuple[tuple[str, int], ...]  # every folder listed, with its modification time
-    listed_at: int  # time.time_ns() when the listing began
 
 
-_cache: OrderedDict[Vault, _Cached] = OrderedDict()
+_caches: WeakKeyDictionary[Opener, OrderedDict[Vault, _Cached]] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def index_for(vault: Vault) -> VaultIndex:
-    """The index of ``vault``, listed again when any of its folders changed."""
+def index_for(vault: Vault, opener: Opener) -> VaultIndex:
+    """The index of ``vault`` for the operation reading through ``opener``, listed again when
+    any of its folders changed."""
     with _lock:
-        cached = _cache.get(vault)
+        try:
+            cache = _caches.setdefault(opener, OrderedDict())
+        except TypeError:  # an opener that cannot be referred to weakly: nothing is kept
+            return _list(vault).index
+        cached = cache.get(vault)
         if cached is not None:
-            _cache.move_to_end(vault)
+            cache.move_to_end(vault)
     if cached is not None and _still_valid(cached):
         return cached.index
     fresh = _list(vault)
     with _lock:
-        _cache[vault] = fresh
-        _cache.move_to_end(vault)
-        while len(_cache) > _CACHED_VAULTS:
-            _cache.popitem(last=False)
+        cache[vault] = fresh
+        cache.move_to_end(vault)
+        while len(cache) > _CACHED_VAULTS:
+            cache.popitem(last=False)
     return fresh.index
 
 
 def _still_valid(cached: _Cached) -> bool:
-    settled = cached.listed_at - _RACY_NS
     for folder, mtime in cached.folders:
-        if mtime >= settled:
-            return False
         try:
             if os.stat(folder).st_mtime_ns != mtime:
                 return False
@@ -224,7 +225,6 @@ def _still_valid(cached: _Cached) -> bool:
 
 
 def _list(vault: Vault) -> _Cached:
-    listed_at = time.time_ns()
     files: list[str] = []
     folders: list[tuple[str, int]] = []
     pending = [(str(vault.root), "")]
@@ -245,4 +245,4 @@ def _list(vault: Vault) -> _Cached:
         except OSError:
             continue  # a folder that cannot be listed holds no link targets
     files.sort()
-    return _Cached(VaultIndex.of(vault.root, tuple(files)), tuple(folders), listed_at)
+    return _Cached(VaultIndex.of(vault.root, tuple(files)), tuple(folders))

@@ -85,7 +85,7 @@ def note_item(path: Path, vault: Vault, data: bytes, mtime_ns: int | None, opene
     own_id = node_id_for(SOURCE, source_id)
     links = resolve_links(
         parsed.links + in_front_matter,
-        index=index_for(vault),
+        index=index_for(vault, opener),
         relative=relative,
         own_id=own_id,
         opener=opener,
