@@ -83,6 +83,7 @@ class Skipped:
     must not read): counted and named in the operation's log, not an error."""
 
     locator: Locator
+    raw: str
     reason: str
 
 

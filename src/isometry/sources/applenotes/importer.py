@@ -133,8 +133,9 @@ class _NoteReader:
             return Rejected(locator, raw_fields, f"{label} has no identifier (ZIDENTIFIER)")
         if _flag(row["protected"]) or row["crypto_iv"] is not None or row["body_crypto"]:
             return Skipped(
-                locator, f"{label} is password protected and was skipped: its body is encrypted"
-            )
+                locator, raw_fields,
+                f"{label} is password protected and was skipped: its body is encrypted",
+            )  # fmt: skip
         body = row["body"]
         if not isinstance(body, bytes) or not body:
             return Rejected(locator, raw_fields, f"{label} has no body in ZICNOTEDATA")
