@@ -18,8 +18,9 @@ content, sources:
 
 * ``sources``: each format importer on generated files of its own, each against its baseline
   in the same command (the parser alone): Apple Notes (10,000 notes), Evernote, Keep and HTML,
-  office files, Markdown vaults (``bench/notes.py``, ``enex.py``, ``keep_html.py``,
-  ``office.py``, ``vault.py``), each in a child process; their own sizes, not ``--n``.
+  office files, Markdown vaults, SQLite tables and plain folders (``bench/notes.py``,
+  ``enex.py``, ``keep_html.py``, ``office.py``, ``vault.py``, ``sqlite_files.py``), each in a
+  child process; their own sizes, not ``--n``.
 
 ``--json PATH`` also writes the results there (all suites: ``{"store": ..., "imports": ...,
 "content": ...}``).
@@ -369,6 +370,7 @@ SOURCE_BENCHES = (
     ("bench.keep_html",),
     ("bench.office",),
     ("bench.vault",),
+    ("bench.sqlite_files",),
 )
 
 
