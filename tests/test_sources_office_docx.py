@@ -405,3 +405,36 @@ def test_import_through_the_engine_stores_pictures_and_again_writes_nothing(
                         base=tmp_path)  # fmt: skip
     counts = again.counts
     assert (counts["unchanged"], counts["inserted"], counts["updated"]) == (2, 0, 0)
+
+
+FOOTNOTES = (
+    f"<w:footnotes {nsdecls('w')}>"
+    '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    '<w:footnote w:id="1"><w:p><w:r><w:t>First printed in 1923.</w:t></w:r></w:p></w:footnote>'
+    '<w:footnote w:id="2"><w:p><w:r><w:t>See the </w:t></w:r><w:r><w:t>appendix.</w:t></w:r>'
+    "</w:p></w:footnote></w:footnotes>"
+)
+
+
+def test_footnotes_are_kept_by_id_and_the_separators_left_out(tmp_path: Path) -> None:
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    document = docx.Document()
+    document.add_paragraph("A sentence with a note.")
+    part = Part(
+        PackURI("/word/footnotes.xml"),
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml",
+        FOOTNOTES.encode(),
+        document.part.package,
+    )
+    document.part.relate_to(part, RT.FOOTNOTES)
+    path = tmp_path / "noted.docx"
+    document.save(str(path))
+    properties = draft_of(path).node["properties"]
+    assert isinstance(properties, dict)
+    assert properties["footnotes"] == [
+        {"id": "1", "text": "First printed in 1923."},
+        {"id": "2", "text": "See the appendix."},
+    ]
+    assert "endnotes" not in properties

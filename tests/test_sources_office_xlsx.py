@@ -390,3 +390,31 @@ def test_a_changed_cell_updates_only_its_row_and_sheet(
     assert (op.counts["updated"], op.counts["unchanged"]) == (2, 3)
     milk = next(n for n in api.nodes(repo) if n["name"] == "Buy milk")
     assert milk["properties"]["Price"] == 2.5
+
+
+def test_comments_and_charts_the_importer_leaves_out_are_named(tmp_path: Path) -> None:
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.comments import Comment
+
+    book = openpyxl.Workbook()
+    sheet_ = book.create_sheet("Sales", 0)
+    book.remove(book.worksheets[1])
+    for row in (("month", "amount"), ("May", 3), ("June", 5)):
+        sheet_.append(row)
+    sheet_["B2"].comment = Comment("estimated", "Ana")
+    chart = BarChart()
+    chart.add_data(Reference(sheet_, min_col=2, min_row=1, max_row=3), titles_from_data=True)
+    sheet_.add_chart(chart, "D2")
+    path = tmp_path / "sales.xlsx"
+    book.save(path)
+    (found,) = drafts(path, Options())
+    properties = found.node["properties"]
+    assert isinstance(properties, dict)
+    workbook_properties = properties["workbook"]
+    assert isinstance(workbook_properties, dict)
+    assert workbook_properties["not_imported"] == {"cell comment parts": 1, "charts": 1}
+    plain = make_workbook(tmp_path / "plain.xlsx")
+    assert all(
+        "not_imported" not in dict(d.node["properties"])["workbook"]
+        for d in drafts(plain, Options())
+    )

@@ -5,7 +5,8 @@ through a style based on one), lists from numbering (see ``lists``), emphasis, l
 pictures from the runs (see ``inline``), tables as Markdown tables (the first row as header;
 a merged cell's text once, the cells it covers left empty; a table inside a cell flattened to
 lines). Quotes (``Quote``, ``Intense Quote``) become block quotes. Content controls and
-tracked insertions are read as text; tracked deletions, footnotes and endnotes are not read.
+tracked insertions are read as text; tracked deletions are not (the document no longer says
+them). Footnotes and endnotes are kept, by number, in ``properties``.
 
 The node's name is the title in the core properties, else the first title or heading, else
 the file's stem. Core properties give ``created_at``, ``modified_at`` and tags (keywords) and
@@ -30,6 +31,7 @@ from docx.document import Document
 from docx.enum.style import WD_STYLE_TYPE
 from docx.exceptions import PythonDocxError
 from docx.opc.exceptions import OpcError
+from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from docx.styles.style import ParagraphStyle
 
@@ -105,7 +107,9 @@ def _draft(path: Path, origin: Origin, document: Document, data: bytes) -> Draft
     fields, properties = core_fields(_core(document))
     for name, found in (("headers", _story_texts(document, "header")),
                         ("footers", _story_texts(document, "footer")),
-                        ("comments", _comments(document))):  # fmt: skip
+                        ("comments", _comments(document)),
+                        ("footnotes", _notes(document, "footnotes")),
+                        ("endnotes", _notes(document, "endnotes"))):  # fmt: skip
         if found:
             properties[name] = found
     if writer.images.missing:
@@ -171,6 +175,32 @@ def _story_texts(document: Document, kind: str) -> list[JSON]:
             text = "\n".join(p.text for p in story.paragraphs).strip()
             if text and text not in found:
                 found.append(text)
+    return found
+
+
+_NOTE_KINDS = {"footnotes": ("w:footnote", "/footnotes"), "endnotes": ("w:endnote", "/endnotes")}
+
+
+def _notes(document: Document, kind: str) -> list[JSON]:
+    """The document's footnotes (or endnotes): id and text, the separators Word keeps
+    among them left out. python-docx has no API for them: they are read from their part."""
+    tag, reltype = _NOTE_KINDS[kind]
+    part = next(
+        (rel.target_part for rel in document.part.rels.values()
+         if not rel.is_external and rel.reltype.endswith(reltype)),
+        None,
+    )  # fmt: skip
+    if part is None:
+        return []
+    root = parse_xml(part.blob)
+    found: list[JSON] = []
+    for note in root.iter(qn(tag)):
+        if note.get(qn("w:type")) in ("separator", "continuationSeparator", "continuationNotice"):
+            continue
+        paragraphs = ["".join(t.text or "" for t in p.iter(qn("w:t"))) for p in note.iter(W_P)]
+        text = "\n".join(paragraphs).strip()
+        if text:
+            found.append({"id": note.get(qn("w:id")), "text": text})
     return found
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import BinaryIO
-from zipfile import BadZipFile
+from zipfile import BadZipFile, ZipFile
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -105,14 +105,47 @@ def read_workbook(
     path: Path, opener: Opener, options: Options, cursor: JSON, origin: Origin
 ) -> Iterator[tuple[Item, JSON]]:
     start, after = cursor_position(cursor, ("sheet", "row"), path)
-    with open_source(path, opener) as stream, open_workbook(path, stream) as book:
-        shared = _book(path, origin, book, options)
-        for index, sheet in enumerate(sheets(book)):
-            if index >= start:
-                yield from SheetImport(shared, sheet, index).items(after if index == start else 0)
+    with open_source(path, opener) as stream:
+        unread = _unread_parts(stream)
+        stream.seek(0)
+        with open_workbook(path, stream) as book:
+            shared = _book(path, origin, book, options, unread)
+            for index, sheet in enumerate(sheets(book)):
+                if index >= start:
+                    resume = after if index == start else 0
+                    yield from SheetImport(shared, sheet, index).items(resume)
 
 
-def _book(path: Path, origin: Origin, book: Workbook, options: Options) -> Book:
+# Parts of a workbook this importer does not turn into nodes or text, by the prefix of their
+# names in the package: counted on every sheet node, so that nothing is left out unsaid.
+_UNREAD = (
+    ("xl/comments", "cell comment parts"),
+    ("xl/threadedComments/", "threaded comment parts"),
+    ("xl/charts/chart", "charts"),
+    ("xl/chartsheets/", "chart sheets"),
+    ("xl/media/", "images"),
+    ("xl/pivotTables/", "pivot tables"),
+)
+
+
+def _unread_parts(stream: BinaryIO) -> dict[str, JSON]:
+    """How many of each kind of part the importer leaves out (see ``_UNREAD``)."""
+    try:
+        with ZipFile(stream) as package:
+            names = [n for n in package.namelist() if not n.endswith("/")]
+    except BadZipFile:
+        return {}  # openpyxl says what is wrong with the file
+    found: dict[str, JSON] = {}
+    for prefix, label in _UNREAD:
+        count = sum(1 for name in names if name.startswith(prefix))
+        if count:
+            found[label] = count
+    return found
+
+
+def _book(
+    path: Path, origin: Origin, book: Workbook, options: Options, unread: dict[str, JSON]
+) -> Book:
     props = book.properties
     fields, properties = core_fields(
         {
@@ -134,5 +167,7 @@ def _book(path: Path, origin: Origin, book: Workbook, options: Options) -> Book:
         }
     )
     properties = {"file": path.name, **properties}
+    if unread:
+        properties["not_imported"] = unread
     rows_as_nodes = options.get("rows_as_nodes") is True
     return Book(origin, path.stem, fields, properties, rows_as_nodes)
