@@ -485,6 +485,8 @@ def test_fixture_to_dos() -> None:
         "folder": "issue_1050_calendar_with_events_and_todos",
         "name": "Test Todo 1",
         "status": "needs-action",
+        # The calendar's own lines go with each of its records.
+        "properties": {"calendar": {"prodid": "-//Test//Test//EN", "version": "2.0"}},
     }
     (singapore,) = nodes(REMINDERS, FIXTURES / "issue_722_missing_timezones.ics")
     assert singapore["due_at"] == "2014-08-29T00:00:00Z"  # 08:00 in Singapore
@@ -727,3 +729,16 @@ def test_damaged_files_give_items_or_a_clear_error_never_a_crash(
             if isinstance(item, Draft):
                 node_row(item.node)
     assert all(str(path) in refusal for refusal in refusals)
+
+
+def test_a_calendars_own_lines_go_with_each_record(tmp_path: Path) -> None:
+    head = "X-WR-CALDESC:Family plans\r\nX-WR-TIMEZONE:Europe/Lisbon\r\n"
+    text = calendar(vevent("a", "SUMMARY:A", "DTSTART:20240101T100000Z"), head=head)
+    (event,) = nodes(CALENDAR, write(tmp_path / "family.ics", text))
+    assert props(event)["calendar"] == {
+        "version": "2.0", "prodid": "-//test//EN",
+        "x_wr_caldesc": "Family plans", "x_wr_timezone": "Europe/Lisbon",
+    }  # fmt: skip
+    before = drafts(CALENDAR, tmp_path / "family.ics")[0].source_hash
+    write(tmp_path / "family.ics", text.replace("Family plans", "Our plans"))
+    assert drafts(CALENDAR, tmp_path / "family.ics")[0].source_hash != before

@@ -13,6 +13,7 @@ import binascii
 import mimetypes
 from collections.abc import Mapping
 
+import orjson
 from icalendar import Component
 from icalendar.prop import vGeo
 
@@ -81,13 +82,17 @@ def items_of(block: Block, context: FileContext, build: Builder) -> list[Item]:
 
 def _draft(record: Record, locator: Locator, text: str) -> Draft:
     node = record.node
+    calendar = record.context.calendars.get(record.block.calendar)
+    if calendar:
+        record.properties["calendar"] = dict(calendar)
     if record.properties:
         node["properties"] = record.properties
     source_id = str(node["source_id"])
     folder = str(node.get("folder", ""))
-    # The record depends on its bytes, on its calendar's name and on the time zone definitions
-    # it used: a change to any of them is a change to the record.
-    context = b"\x00".join([folder.encode(), *sorted(record.times.definitions)])
+    # The record depends on its bytes, on its calendar's name and properties and on the time
+    # zone definitions it used: a change to any of them is a change to the record.
+    own = orjson.dumps(calendar or {}, option=orjson.OPT_SORT_KEYS)
+    context = b"\x00".join([folder.encode(), own, *sorted(record.times.definitions)])
     return Draft(
         node=node,
         locator=Locator(locator.file, source_id, locator.line, locator.offset, locator.length),

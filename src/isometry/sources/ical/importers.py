@@ -72,8 +72,9 @@ class _ICalendarImporter:
     ) -> Iterator[tuple[Item, JSON]]:
         resolved = path.resolve()
         context = FileContext(
-            self.name, str(resolved), resolved.stem, found.names, Zones(found.definitions)
-        )
+            self.name, str(resolved), resolved.stem, found.names, Zones(found.definitions),
+            found.properties,
+        )  # fmt: skip
         build = type(self).build
         for block in blocks(logical_lines(stream, start), start):
             if not isinstance(block, Block) or block.name != self.component:

@@ -29,6 +29,7 @@ class FileContext:
     stem: str
     names: Mapping[int, str]  # calendar index -> calendar name
     zones: Zones
+    calendars: Mapping[int, Mapping[str, JSON]]  # calendar index -> its own properties
 
     def folder(self, calendar: int) -> str:
         """The calendar's (list's) name, else the file's name without its suffix."""

@@ -1,7 +1,9 @@
 """A first pass over a file: what its components need from the rest of it.
 
-Each calendar's name (``X-WR-CALNAME``, else RFC 7986 ``NAME``) and its VTIMEZONE definitions,
-which may come after the events that use them. Only those are kept, never the events.
+Each calendar's name (``X-WR-CALNAME``, else RFC 7986 ``NAME``), its own properties (every
+line of the calendar outside its components: description, default time zone, product...,
+kept on each of its records) and its VTIMEZONE definitions, which may come after the events
+that use them. Only those are kept, never the events.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from icalendar import Calendar
 
 from isometry.errors import SourceUnreadable
+from isometry.model import JSON
 from isometry.sources.ical.split import (
     Block,
     CalendarLine,
@@ -22,7 +25,7 @@ from isometry.sources.ical.split import (
     blocks,
     logical_lines,
 )
-from isometry.sources.ical.values import content_parts
+from isometry.sources.ical.values import content_parts, key_of
 
 NAME_PROPERTIES = ("X-WR-CALNAME", "NAME")  # by preference
 
@@ -30,6 +33,7 @@ NAME_PROPERTIES = ("X-WR-CALNAME", "NAME")  # by preference
 @dataclass
 class Survey:
     names: dict[int, str] = field(default_factory=dict)
+    properties: dict[int, dict[str, JSON]] = field(default_factory=dict)
     definitions: dict[int, dict[str, bytes]] = field(default_factory=dict)
 
 
@@ -50,6 +54,7 @@ def survey(path: Path, stream: LineSource) -> Survey:
     for item in blocks(itertools.chain([head], lines), Position()):
         if isinstance(item, CalendarLine):
             _name(item, names.setdefault(item.calendar, {}))
+            _keep(item, found.properties.setdefault(item.calendar, {}))
         elif isinstance(item, Block) and item.name == "VTIMEZONE" and item.problem is None:
             tzid = _tzid(item)
             if tzid is not None:
@@ -75,6 +80,24 @@ def _name(item: CalendarLine, named: dict[str, str]) -> None:
         return
     if value:
         named[head] = value
+
+
+def _keep(item: CalendarLine, kept: dict[str, JSON]) -> None:
+    """A calendar's own line, by name (a repeated one as a list of its values)."""
+    try:
+        name, _, value = content_parts(item.line.text)
+    except ValueError:
+        return
+    if name in ("BEGIN", "END"):
+        return
+    key = key_of(name)
+    earlier = kept.get(key)
+    if earlier is None:
+        kept[key] = value
+    elif isinstance(earlier, list):
+        earlier.append(value)
+    else:
+        kept[key] = [earlier, value]
 
 
 def _tzid(block: Block) -> str | None:
