@@ -50,6 +50,7 @@ def _dump_properties(value: object) -> str:
 
 
 _FTS_INDEXES = frozenset(NODE_FIELDS.index(name) for name in FTS_COLUMNS)
+_FTS_ORDER = tuple(NODE_FIELDS.index(name) for name in FTS_COLUMNS)  # as the index lists them
 _NODE_TAGS = NODE_FIELDS.index("tags")
 _NODE_PROPS = NODE_FIELDS.index("properties")
 _NODE_NAME = NODE_FIELDS.index("name")
@@ -94,7 +95,13 @@ class _Plan:
     # are not rewritten, which halves the pages a large merge dirties.
     updated: dict[tuple[int, ...], list[tuple[object, ...]]] = field(default_factory=dict)
     unindex: list[tuple[object, ...]] = field(default_factory=list)
-    reindex: list[str] = field(default_factory=list)
+    reindex: list[str] = field(default_factory=list)  # inserted rows: rowids not known yet
+    # Updated rows keep their rowid: indexed again from the new values, without a look-up.
+    refill: list[tuple[object, ...]] = field(default_factory=list)
+
+    @property
+    def indexed(self) -> int:
+        return len(self.reindex) + len(self.refill)
 
 
 def _plan(
@@ -124,12 +131,12 @@ def _plan(
         plan.updated.setdefault(differing, []).append((*(new[i] for i in differing), key))
         if fts and not _FTS_INDEXES.isdisjoint(differing):
             plan.unindex.append(_fts_values(old))
-            plan.reindex.append(key)
+            plan.refill.append((old[0], *(new[i] for i in _FTS_ORDER)))
     return plan
 
 
 def _fts_values(old: tuple[object, ...]) -> tuple[object, ...]:
-    return (old[0], *(old[i + 1] for i in sorted(_FTS_INDEXES)))
+    return (old[0], *(old[i + 1] for i in _FTS_ORDER))
 
 
 def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
@@ -148,6 +155,9 @@ def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
     conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})",
         plan.inserted,
+    )
+    conn.executemany(
+        f"INSERT INTO nodes_fts (rowid, {cols}) VALUES (?, ?, ?, ?, ?)", plan.refill
     )
     for part in chunks(plan.reindex):
         conn.execute(
@@ -184,7 +194,7 @@ def apply_to_main(
         plan = _plan(kind, changed, _current(conn, _table(kind), sorted(changed)))
         _execute(conn, kind, plan)
         if kind is RowKind.NODE:
-            indexed = len(plan.reindex)
+            indexed = plan.indexed
             if compact:
                 compact_fts_after_bulk(conn, indexed)
     return indexed
