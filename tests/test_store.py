@@ -8,8 +8,6 @@ would see the file.
 from __future__ import annotations
 
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -36,7 +34,6 @@ from isometry.errors import (
     UnresolvedConflicts,
 )
 from isometry.model import JSON
-from isometry.store.connection import Database
 from isometry.store.migrations import MIGRATIONS, latest_version
 from isometry.vcs.commits import Commit
 from isometry.vcs.merging import MergeResult
@@ -1565,26 +1562,3 @@ def test_deleting_a_node_deletes_the_edges_that_touch_it(repo: Repository) -> No
     assert result.changes == 3  # the node and its two edges
     assert {e["id"] for e in api.edges(repo)} == {"bc"}
     assert api.fsck(repo).ok
-
-
-def test_the_write_ahead_log_is_folded_in_by_a_thread_of_its_own(tmp_path: Path) -> None:
-    """Commits never checkpoint themselves; the database's own thread folds the log into the
-    file soon after, and closing the database stops that thread."""
-    db = Database(tmp_path / "db.sqlite")
-    assert db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    with db.transaction() as conn:
-        conn.execute("CREATE TABLE t (v BLOB)")
-    for _ in range(12):  # 6 MB through the log, past the 4 MB threshold
-        with db.transaction() as conn:
-            conn.executemany("INSERT INTO t VALUES (randomblob(4096))", [()] * 128)
-    deadline = time.monotonic() + 10
-    while (tmp_path / "db.sqlite").stat().st_size < (5 << 20) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (tmp_path / "db.sqlite").stat().st_size >= (5 << 20)  # the pages reached the file
-
-    def checkpointers() -> int:
-        return sum(1 for t in threading.enumerate() if t.name == "isometry-checkpoint")
-
-    running = checkpointers()
-    db.close()
-    assert checkpointers() == running - 1

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from isometry.errors import StoreError
-from isometry.store.checkpointer import Checkpointer
 
 # A writer waits this long for another process's write transaction before giving up.
 BUSY_TIMEOUT_MS = 30_000
@@ -26,16 +25,11 @@ class Database:
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = OFF")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: cannot open the database: {error}") from None
-        self._checkpointer: Checkpointer | None = None
-        if str(mode).lower() == "wal":
-            # Checkpoints run in a thread of their own, not inside an unlucky COMMIT.
-            self.conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self._checkpointer = Checkpointer(self.path, BUSY_TIMEOUT_MS)
         self._depth = 0
         # Called after a rollback, so caches of what the transaction wrote can be dropped.
         self.on_rollback: list[Callable[[], None]] = []
@@ -64,8 +58,6 @@ class Database:
             raise
         else:
             self.conn.execute("COMMIT")
-            if self._checkpointer is not None:
-                self._checkpointer.committed()
         finally:
             self._depth = 0
 
@@ -92,7 +84,4 @@ class Database:
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-            self._checkpointer = None
         self.conn.close()
