@@ -7,7 +7,6 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
 
 from isometry import api
 from isometry.content.store import ContentStore
@@ -16,6 +15,7 @@ from isometry.etl.states import State
 from isometry.lineage.records import Origin
 from isometry.sources.base import Attachment
 from isometry.vcs.repository import Repository
+from openers import DirectOpener
 
 AUTHOR = "alice"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
@@ -148,11 +148,6 @@ def _stored_hashes(repo: Repository) -> set[str]:
     return {str(row[0]) for row in repo.conn.execute("SELECT hash FROM blobs")}
 
 
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
 def test_a_refused_file_is_quarantined_and_the_rest_of_the_batch_stored(
     repo: Repository, tmp_path: Path
 ) -> None:
@@ -167,7 +162,7 @@ def test_a_refused_file_is_quarantined_and_the_rest_of_the_batch_stored(
     }  # fmt: skip
     origins = {key: Origin("src.jsonl", key, None, None, None, "0" * 64) for key in items}
     with repo.db.transaction():
-        problems = store_attachments(store, PlainOpener(), 1, ["n1", "n2"], items, origins)
+        problems = store_attachments(store, DirectOpener(), 1, ["n1", "n2"], items, origins)
     (refused,) = problems
     assert refused.reason.startswith("attachment 'big.bin' of node n2: ")
     assert refused.locator.record == "n2"

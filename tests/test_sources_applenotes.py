@@ -16,7 +16,6 @@ import re
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from bs4 import BeautifulSoup
@@ -43,6 +42,7 @@ from notestore_factory import (
     link,
     synthetic_store,
 )
+from openers import DirectOpener
 
 RHETTBULL = NOTES_FIXTURES / "rhettbull"
 VERSIONS = ("12-Monterey", "13-Ventura", "14-Sonoma")
@@ -54,16 +54,11 @@ IMPORTER = AppleNotesImporter()
 INCLUDE_DELETED = Options({"include_deleted": True})
 
 
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
 DEFAULT = Options()
 
 
 def read(path: Path, options: Options = DEFAULT, cursor: JSON = None) -> list[tuple[Item, JSON]]:
-    return list(IMPORTER.read(path, PlainOpener(), options, cursor))
+    return list(IMPORTER.read(path, DirectOpener(), options, cursor))
 
 
 def drafts(items: list[tuple[Item, JSON]]) -> dict[str, Draft]:
@@ -106,7 +101,7 @@ def shown_text(markdown: str) -> list[str]:
 
 def bodies(path: Path) -> dict[str, str]:
     """Identifier -> plain text of every readable body of a store (read from a copy)."""
-    with snapshot(path, PlainOpener()) as snap:
+    with snapshot(path, DirectOpener()) as snap:
         rows = snap.connection.execute(
             "SELECT o.ZIDENTIFIER, d.ZDATA FROM ZICCLOUDSYNCINGOBJECT o "
             "JOIN ZICNOTEDATA d ON d.Z_PK = o.ZNOTEDATA WHERE d.ZCRYPTOTAG IS NULL"
@@ -124,7 +119,7 @@ def test_each_store_imports_as_the_notes_app_shows_it(version: str) -> None:
     found = drafts(items)
     texts = bodies(path)
     expected = expected_notes(version)
-    assert IMPORTER.scan(path, PlainOpener(), INCLUDE_DELETED).records == len(items)
+    assert IMPORTER.scan(path, DirectOpener(), INCLUDE_DELETED).records == len(items)
     for note in expected:
         if note["password_protected"] == "True":
             reasons = [r.reason for r in skipped(items)]
@@ -178,7 +173,7 @@ def test_recently_deleted_is_skipped_unless_asked_for() -> None:
     path = RHETTBULL / "NoteStore-macOS-12-Monterey.sqlite"
     default = read(path)
     assert "This note is deleted" not in drafts(default)
-    assert IMPORTER.scan(path, PlainOpener(), Options()).records == len(default) == 6
+    assert IMPORTER.scan(path, DirectOpener(), Options()).records == len(default) == 6
     deleted = drafts(read(path, INCLUDE_DELETED))["This note is deleted"].node
     assert deleted["folder"] == "Recently Deleted"
     assert deleted["properties"]["recently_deleted"] is True
@@ -253,7 +248,7 @@ def test_a_file_that_is_not_a_notes_store_is_named(tmp_path: Path) -> None:
         db.execute("CREATE TABLE ZNOTE (x)")
     db.close()
     with pytest.raises(SourceUnreadable, match=r"NoteStore\.sqlite: not an Apple Notes store"):
-        IMPORTER.scan(path, PlainOpener(), Options())
+        IMPORTER.scan(path, DirectOpener(), Options())
     with pytest.raises(SourceError, match="not a cursor"):
         read(RHETTBULL / "NoteStore-macOS-14-Sonoma.sqlite", cursor={"offset": 3})
 
@@ -298,7 +293,7 @@ def test_protected_damaged_and_empty_notes_are_reported_by_name(tmp_path: Path) 
     assert "'Empty'" in reasons[2]
     assert "no body" in reasons[2]
     assert all(r.locator.record.startswith("ZICCLOUDSYNCINGOBJECT.Z_PK=") for r in rejected(items))
-    assert IMPORTER.scan(store.path, PlainOpener(), Options()).records == 5
+    assert IMPORTER.scan(store.path, DirectOpener(), Options()).records == 5
 
 
 def test_links_between_notes_become_edges(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +18,7 @@ from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.evernote import EvernoteImporter, stream
 from isometry.vcs.repository import Repository
+from openers import DirectOpener, RefusingOpener
 
 IMPORTER = EvernoteImporter()
 NO_OPTIONS = Options()
@@ -33,16 +33,6 @@ ENML = (
 )
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PDF = b"%PDF-1.4\n" + bytes(range(200)) + b"\n%%EOF\n"
-
-
-class DirectOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
-class RefusingOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()

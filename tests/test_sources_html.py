@@ -7,7 +7,6 @@ import codecs
 import hashlib
 import json
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +21,7 @@ from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.htmlpages import HtmlImporter
 from isometry.vcs.repository import Repository
+from openers import DirectOpener, RefusingOpener
 
 BOOKMARKS = Path("/work/shared/fixtures/bookmarks/bookmarks_chrome.html")
 IMPORTER = HtmlImporter()
@@ -81,18 +81,6 @@ SMALL = """<html><head><title>Shopping</title>
 <body><h1>Saturday</h1><p>Eggs &amp; <b>bread</b> &lt;b&gt;not bold&lt;/b&gt;</p>
 <noscript>Turn JavaScript on</noscript><template><p>Hidden template</p></template>
 <pre><code>if a &lt; b: pass</code></pre></body></html>"""
-
-
-class DirectOpener:
-    """Opens any path: the engine's accessor checks grants, this one stands in for it."""
-
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
-class RefusingOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()

@@ -8,7 +8,6 @@ import hashlib
 import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,19 +19,13 @@ from isometry.model import JSON, node_id_for, node_row
 from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.ical import CalendarImporter, RemindersImporter
+from openers import DirectOpener
 
 FIXTURES = Path("/work/shared/fixtures/icalendar/collective-icalendar")
 ICS_FIXTURES = sorted(FIXTURES.glob("*.ics"))
 CALENDAR = CalendarImporter()
 REMINDERS = RemindersImporter()
 NO_OPTIONS = Options()
-
-
-class DirectOpener:
-    """Opens any path: the engine's accessor checks grants, this one stands in for it."""
-
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
 
 
 OPENER = DirectOpener()

@@ -22,6 +22,7 @@ from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, Rejected, attachment_link
 from isometry.sources.keep import GoogleKeepImporter, plain_markdown
 from isometry.vcs.repository import Repository
+from openers import DirectOpener, RefusingOpener
 
 FIXTURES = Path("/work/shared/fixtures/google-keep/obsidian-importer")
 NOTES = FIXTURES / "notes"
@@ -29,18 +30,6 @@ IMPORTER = GoogleKeepImporter()
 NO_OPTIONS = Options()
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 AUTHOR = "alice"
-
-
-class DirectOpener:
-    """Opens any path: the engine's accessor checks grants, this one stands in for it."""
-
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
-class RefusingOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import zipfile
 from pathlib import Path
-from typing import BinaryIO
 
 import docx
 import openpyxl
@@ -21,18 +20,9 @@ from isometry.sources.base import Options
 from isometry.sources.office import OfficeImporter
 from isometry.sources.office.package import ENCRYPTED_STREAM, OLE_MAGIC
 from isometry.vcs.repository import Repository
+from openers import DirectOpener, RefusingOpener
 
 IMPORTER = OfficeImporter()
-
-
-class DirectOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
-class RefusingOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()

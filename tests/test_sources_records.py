@@ -11,7 +11,6 @@ import shutil
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,23 +23,12 @@ from isometry.sources.base import Draft, Importer, Item, Options, Rejected
 from isometry.sources.csvrecords import CsvImporter, unique_names
 from isometry.sources.jsonrecords import JsonImporter
 from isometry.sources.records import map_record, parse_time, row_key
+from openers import DirectOpener, RefusingOpener
 
 DATA = Path(__file__).parent / "data" / "records"
 NO_OPTIONS = Options()
 JSON_IMPORTER = JsonImporter()
 CSV_IMPORTER = CsvImporter()
-
-
-class DirectOpener:
-    """Opens any path: the engine's accessor checks grants, this one stands in for it."""
-
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
-class RefusingOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()

@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -23,6 +22,7 @@ from isometry.sources.base import Draft, Importer, Item, Options, Rejected
 from isometry.sources.records import core_data_time
 from isometry.sources.safari import SafariImporter
 from isometry.vcs.repository import Repository
+from openers import DirectOpener
 
 FIXTURES = Path("/work/shared/fixtures")
 HISTORY = FIXTURES / "safari" / "History.db"
@@ -52,13 +52,8 @@ CREATE TABLE history_items_to_tags (history_item INTEGER NOT NULL, tag_id INTEGE
 """
 
 
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
 def read_all(path: Path, cursor: JSON = None) -> list[tuple[Item, JSON]]:
-    return list(IMPORTER.read(path, PlainOpener(), Options(), cursor))
+    return list(IMPORTER.read(path, DirectOpener(), Options(), cursor))
 
 
 def drafts(path: Path) -> list[Draft]:
@@ -140,7 +135,7 @@ def test_the_fixture_gives_one_webpage_per_history_item_as_sql_says() -> None:
 
 
 def test_scanning_the_fixture_counts_and_fingerprints_it() -> None:
-    scan = IMPORTER.scan(HISTORY, PlainOpener(), Options())
+    scan = IMPORTER.scan(HISTORY, DirectOpener(), Options())
     assert scan.records == 4
     assert scan.size == HISTORY.stat().st_size
     assert scan.fingerprint == hashlib.sha256(HISTORY.read_bytes()).hexdigest()
@@ -192,7 +187,7 @@ def test_rows_still_in_the_write_ahead_log_are_read(tmp_path: Path) -> None:
     )
     db.commit()
     assert "https://swift.org/" in {d.node["source_url"] for d in drafts(path)}
-    assert IMPORTER.scan(path, PlainOpener(), Options()).records == 4
+    assert IMPORTER.scan(path, DirectOpener(), Options()).records == 4
     db.close()
 
 
@@ -230,7 +225,7 @@ def test_a_damaged_database_is_unreadable_and_named(tmp_path: Path) -> None:
     data[200:4096] = bytes(3896)  # the schema page wiped
     path.write_bytes(bytes(data))
     with pytest.raises(SourceUnreadable, match=r"History\.db"):
-        IMPORTER.scan(path, PlainOpener(), Options())
+        IMPORTER.scan(path, DirectOpener(), Options())
 
 
 def test_a_new_visit_changes_only_its_page(tmp_path: Path) -> None:
@@ -269,7 +264,7 @@ def test_history_tables_without_the_columns_read_are_unreadable(tmp_path: Path) 
         db.execute("CREATE TABLE history_visits (id INTEGER PRIMARY KEY, history_item INTEGER)")
     db.close()
     with pytest.raises(SourceUnreadable, match=r"History\.db.*history_items lacks visit_count"):
-        IMPORTER.scan(path, PlainOpener(), Options())
+        IMPORTER.scan(path, DirectOpener(), Options())
 
 
 def test_a_cursor_of_another_kind_is_refused(tmp_path: Path) -> None:
@@ -306,7 +301,7 @@ def test_a_file_of_no_known_kind_is_unreadable_and_named(tmp_path: Path) -> None
     path = tmp_path / "History.db"
     path.write_text("just some text")
     with pytest.raises(SourceUnreadable, match=r"History\.db is neither"):
-        IMPORTER.scan(path, PlainOpener(), Options())
+        IMPORTER.scan(path, DirectOpener(), Options())
 
 
 def test_the_permissions_are_the_templates() -> None:

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +19,7 @@ from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.safari import SafariImporter
 from isometry.sources.safari.netscape import epoch_time
+from openers import DirectOpener
 
 FIXTURES = Path("/work/shared/fixtures/bookmarks")
 CHROME_HTML = FIXTURES / "bookmarks_chrome.html"
@@ -31,13 +32,8 @@ HEAD = """<!DOCTYPE NETSCAPE-Bookmark-file-1>
 """
 
 
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
 def read_all(path: Path, cursor: JSON = None) -> list[tuple[Item, JSON]]:
-    return list(IMPORTER.read(path, PlainOpener(), Options(), cursor))
+    return list(IMPORTER.read(path, DirectOpener(), Options(), cursor))
 
 
 def nodes(path: Path) -> list[dict[str, JSON]]:
@@ -125,7 +121,7 @@ def test_the_chrome_export_keeps_icons_and_locates_each_bookmark_exactly() -> No
 
 
 def test_scanning_the_chrome_export_counts_and_fingerprints_it() -> None:
-    scan = IMPORTER.scan(CHROME_HTML, PlainOpener(), Options())
+    scan = IMPORTER.scan(CHROME_HTML, DirectOpener(), Options())
     data = CHROME_HTML.read_bytes()
     assert (scan.records, scan.size) == (27, len(data))
     assert scan.fingerprint == hashlib.sha256(data).hexdigest()
@@ -400,7 +396,7 @@ def test_any_export_reads_back_its_bookmarks_and_resumes_from_any_cursor(
         assert loc.offset is not None
         assert loc.length is not None
         assert data[loc.offset : loc.offset + loc.length].decode() == item.raw
-    assert IMPORTER.scan(path, PlainOpener(), Options()).records == len(whole)
+    assert IMPORTER.scan(path, DirectOpener(), Options()).records == len(whole)
     for position in range(1, len(whole) + 1):
         assert read_all(path, whole[position - 1][1]) == whole[position:]
 

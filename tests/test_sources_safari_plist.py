@@ -9,7 +9,7 @@ import hashlib
 import plistlib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,18 +19,14 @@ from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.safari import SafariImporter
+from openers import DirectOpener
 
 IMPORTER = SafariImporter()
 SYNC_DATA = bytes(range(40))
 
 
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
 def read_all(path: Path, cursor: JSON = None) -> list[tuple[Item, JSON]]:
-    return list(IMPORTER.read(path, PlainOpener(), Options(), cursor))
+    return list(IMPORTER.read(path, DirectOpener(), Options(), cursor))
 
 
 def leaf(uuid: str, url: str, title: str | None, **extra: Any) -> dict[str, Any]:
@@ -187,7 +183,7 @@ def test_locators_name_the_bookmarks_uuid_and_cursors_count_entries(bookmarks: P
 
 
 def test_scan_counts_bookmarks_and_fingerprints_the_file(bookmarks: Path) -> None:
-    scan = IMPORTER.scan(bookmarks, PlainOpener(), Options())
+    scan = IMPORTER.scan(bookmarks, DirectOpener(), Options())
     data = bookmarks.read_bytes()
     assert (scan.records, scan.size) == (7, len(data))
     assert scan.fingerprint == hashlib.sha256(data).hexdigest()
@@ -213,7 +209,7 @@ def test_entries_safari_could_not_have_written_are_rejected_one_by_one(tmp_path:
         ("Children[5]", "Children[5]: Children is not a list"),
     ]  # fmt: skip
     assert "NO-URL" in rejected[0].raw
-    assert IMPORTER.scan(path, PlainOpener(), Options()).records == 11
+    assert IMPORTER.scan(path, DirectOpener(), Options()).records == 11
 
 
 def test_a_bookmark_without_uuid_is_kept_under_its_place(tmp_path: Path) -> None:
@@ -246,10 +242,10 @@ def test_files_that_are_no_bookmark_list_are_unreadable(tmp_path: Path) -> None:
     broken = tmp_path / "Bookmarks.plist"
     broken.write_bytes(b"bplist00" + b"\x00" * 40)
     with pytest.raises(SourceUnreadable, match=r"Bookmarks\.plist is not a property list"):
-        IMPORTER.scan(broken, PlainOpener(), Options())
+        IMPORTER.scan(broken, DirectOpener(), Options())
     other = write(tmp_path / "Other.plist", {"Children": []}, plistlib.FMT_XML)
     with pytest.raises(SourceUnreadable, match=r"Other\.plist is not a Safari Bookmarks\.plist"):
-        list(IMPORTER.read(other, PlainOpener(), Options(), None))
+        list(IMPORTER.read(other, DirectOpener(), Options(), None))
     assert not IMPORTER.accepts(broken)
     assert not IMPORTER.accepts(other)
 
@@ -293,7 +289,7 @@ def test_a_damaged_xml_list_is_unreadable_and_named(
     path.write_text(text.replace(damage[0], damage[1], 1))
     assert not IMPORTER.accepts(path)
     with pytest.raises(SourceUnreadable, match=r"Bookmarks\.plist"):
-        IMPORTER.scan(path, PlainOpener(), Options())
+        IMPORTER.scan(path, DirectOpener(), Options())
 
 
 def test_a_binary_list_claiming_billions_of_objects_is_unreadable(tmp_path: Path) -> None:
@@ -303,7 +299,7 @@ def test_a_binary_list_claiming_billions_of_objects_is_unreadable(tmp_path: Path
     path.write_bytes(bytes(data))
     assert not IMPORTER.accepts(path)
     with pytest.raises(SourceUnreadable, match="not a property list"):
-        IMPORTER.scan(path, PlainOpener(), Options())
+        IMPORTER.scan(path, DirectOpener(), Options())
 
 
 def test_accepts_a_bookmarks_plist_whatever_its_format(bookmarks: Path) -> None:
@@ -347,6 +343,6 @@ def test_resuming_from_any_cursor_gives_what_an_uninterrupted_read_gave(
     fmt = plistlib.FMT_BINARY if binary else plistlib.FMT_XML
     path = write(tmp_path / "Bookmarks.plist", copy.deepcopy(tree), fmt)
     whole = read_all(path)
-    assert IMPORTER.scan(path, PlainOpener(), Options()).records == len(whole)
+    assert IMPORTER.scan(path, DirectOpener(), Options()).records == len(whole)
     for position in range(1, len(whole) + 1):
         assert read_all(path, whole[position - 1][1]) == whole[position:]

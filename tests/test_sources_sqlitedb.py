@@ -8,7 +8,6 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from typer.testing import CliRunner
@@ -22,14 +21,10 @@ from isometry.model import JSON, node_id_for
 from isometry.sources.base import Draft, Options
 from isometry.sources.sqlitedb import SqliteImporter
 from isometry.vcs.repository import Repository
+from openers import DirectOpener
 
 AUTHOR = "alice"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
-
-
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
 
 
 def make_database(path: Path) -> Path:
@@ -151,16 +146,16 @@ def test_a_wrong_mapping_is_one_clear_error(tmp_path: Path, mapping: str, messag
     path = make_database(tmp_path / "app.db")
     (tmp_path / "map.toml").write_text(mapping)
     with pytest.raises(IsometryError, match=message):
-        SqliteImporter().scan(path, PlainOpener(), Options({"mapping": "map.toml"}))
+        SqliteImporter().scan(path, DirectOpener(), Options({"mapping": "map.toml"}))
 
 
 def test_reading_resumes_exactly_from_every_cursor(tmp_path: Path) -> None:
     path = make_database(tmp_path / "app.db")
     importer = SqliteImporter()
-    whole = list(importer.read(path, PlainOpener(), Options(), None))
-    assert len(whole) == importer.scan(path, PlainOpener(), Options()).records == 9
+    whole = list(importer.read(path, DirectOpener(), Options(), None))
+    assert len(whole) == importer.scan(path, DirectOpener(), Options()).records == 9
     for index, (_, cursor) in enumerate(whole):
-        rest = list(importer.read(path, PlainOpener(), Options(), cursor))
+        rest = list(importer.read(path, DirectOpener(), Options(), cursor))
         assert rest == whole[index + 1 :]
 
 
@@ -189,7 +184,7 @@ def test_a_file_that_is_not_a_database_is_not_taken(tmp_path: Path) -> None:
 
 def test_drafts_name_their_table_and_key(tmp_path: Path) -> None:
     path = make_database(tmp_path / "app.db")
-    drafts = [d for d, _ in SqliteImporter().read(path, PlainOpener(), Options(), None)]
+    drafts = [d for d, _ in SqliteImporter().read(path, DirectOpener(), Options(), None)]
     assert all(isinstance(d, Draft) for d in drafts)
     records = [d.locator.record for d in drafts if isinstance(d, Draft)]
     assert records[:2] == ["codes:a", "codes:b"]

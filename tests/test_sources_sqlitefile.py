@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
 from isometry.errors import SourceUnreadable
 from isometry.sources.records import core_data_time
 from isometry.sources.sqlitefile import is_sqlite, snapshot
-
-
-class PlainOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
+from openers import DirectOpener
 
 
 def test_snapshot_reads_rows_still_in_the_write_ahead_log(tmp_path: Path) -> None:
@@ -28,7 +23,7 @@ def test_snapshot_reads_rows_still_in_the_write_ahead_log(tmp_path: Path) -> Non
     writer.commit()
     before = sorted(p.name for p in tmp_path.iterdir())
     assert (tmp_path / "app.sqlite-wal").stat().st_size > 0
-    with snapshot(path, PlainOpener()) as snap:
+    with snapshot(path, DirectOpener()) as snap:
         assert snap.connection.execute("SELECT v FROM t").fetchall() == [("in the log",)]
         assert snap.tables() == ["t"]
         assert snap.columns("t") == ["id", "v"]
@@ -43,13 +38,13 @@ def test_the_fingerprint_follows_the_content(tmp_path: Path) -> None:
     path = tmp_path / "app.sqlite"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE t (v)")
-    with snapshot(path, PlainOpener()) as snap:
+    with snapshot(path, DirectOpener()) as snap:
         first = snap.fingerprint
-    with snapshot(path, PlainOpener()) as snap:
+    with snapshot(path, DirectOpener()) as snap:
         assert snap.fingerprint == first
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO t VALUES (1)")
-    with snapshot(path, PlainOpener()) as snap:
+    with snapshot(path, DirectOpener()) as snap:
         assert snap.fingerprint != first
 
 
@@ -57,7 +52,7 @@ def test_a_file_that_is_not_sqlite_is_named_in_the_error(tmp_path: Path) -> None
     path = tmp_path / "notes.sqlite"
     path.write_text("not a database at all, just words " * 100)
     assert not is_sqlite(path)
-    with pytest.raises(SourceUnreadable, match=r"notes\.sqlite"), snapshot(path, PlainOpener()):
+    with pytest.raises(SourceUnreadable, match=r"notes\.sqlite"), snapshot(path, DirectOpener()):
         pass
 
 
@@ -76,5 +71,5 @@ def test_a_damaged_schema_is_named_not_a_traceback(tmp_path: Path) -> None:
         db.execute("CREATE TABLE t (v)")
         db.execute("PRAGMA writable_schema = ON")
         db.execute("UPDATE sqlite_schema SET name = CAST(x'ff' AS TEXT) WHERE name = 't'")
-    with pytest.raises(SourceUnreadable, match=r"damaged\.sqlite"), snapshot(path, PlainOpener()):
+    with pytest.raises(SourceUnreadable, match=r"damaged\.sqlite"), snapshot(path, DirectOpener()):
         pass

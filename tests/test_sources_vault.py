@@ -17,17 +17,11 @@ from isometry.model import JSON, node_id_for, node_row
 from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, Rejected, attachment_link
 from isometry.sources.vault import MarkdownImporter
+from openers import DirectOpener
 
 FIXTURES = Path("/work/shared/fixtures/obsidian-vault/zoni-obsidian-export")
 IMPORTER = MarkdownImporter()
 DONE: JSON = {"done": True}
-
-
-class DirectOpener:
-    """Opens any path (the engine's accessor checks grants; this stands in for it)."""
-
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
 
 
 class FencedOpener:

@@ -8,7 +8,6 @@ import hashlib
 import json
 import tracemalloc
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,21 +18,12 @@ from isometry.model import JSON, Node, node_id_for
 from isometry.sources.base import Draft, Item, Options, Rejected, attachment_link
 from isometry.sources.vcard import ContactsImporter
 from isometry.sources.vcard.values import iso_date, listed, split_escaped, unescape
+from openers import DirectOpener, RefusingOpener
 
 IMPORTER = ContactsImporter()
 NO_OPTIONS = Options()
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 PNG64 = base64.b64encode(PNG).decode()
-
-
-class DirectOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        return path.open("rb")
-
-
-class RefusingOpener:
-    def open_binary(self, path: Path) -> BinaryIO:
-        raise PermissionRefused(f"{path} is outside the grants")
 
 
 OPENER = DirectOpener()
