@@ -12,7 +12,6 @@ its bytes: an unchanged file is skipped on the next import.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,18 +30,13 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
-from isometry.sources.records import open_source
-
-_CHUNK = 1 << 20
+from isometry.sources.records import digest_stream, open_source
 
 
 def _digest(path: Path, opener: Opener) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
     with open_source(path, opener) as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        digest, size, _ = digest_stream(stream)
+    return digest, size
 
 
 class FileImporter:

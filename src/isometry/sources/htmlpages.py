@@ -43,7 +43,7 @@ from trafilatura.settings import DEFAULT_CONFIG
 from isometry.errors import SourceError
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
-from isometry.sources.records import open_source, parse_time
+from isometry.sources.records import one_record_scan, open_source, parse_time
 
 SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 RECORD = "page"
@@ -52,7 +52,6 @@ _NETSCAPE = re.compile(rb"<!doctype\s+netscape-bookmark-file-1", re.IGNORECASE)
 _PEEK = 1024
 # A saved page is rarely over a few MB; past this it is not a page a person reads.
 _MAX_PAGE = 64 * 1024 * 1024
-_CHUNK = 1 << 16
 # How much of a page a quarantine entry keeps: the locator finds the rest.
 _RAW_MAX = 64 * 1024
 # Where a page must declare its charset (the HTML standard looks at the first 1024 bytes;
@@ -109,13 +108,7 @@ class HtmlImporter:
         return _NETSCAPE.search(head) is None
 
     def scan(self, path: Path, opener: Opener, options: Options) -> Scan:
-        digest = hashlib.sha256()
-        size = 0
-        with open_source(path, opener) as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return Scan(records=1, size=size, fingerprint=digest.hexdigest())
+        return one_record_scan(path, opener)
 
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON

@@ -47,7 +47,7 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
-from isometry.sources.records import open_source, source_id_for
+from isometry.sources.records import digest_stream, one_record_scan, open_source, source_id_for
 
 SUFFIX = ".json"
 BOM = b"\xef\xbb\xbf"
@@ -70,7 +70,6 @@ _KEY_PATTERN = re.compile(rb'"(' + b"|".join(k.encode() for k in sorted(KEEP_KEY
 _PEEK = 16 * 1024
 # Keep caps a note at 20,000 characters; a file far larger than that is no note of Keep's.
 _MAX_NOTE = 16 * 1024 * 1024
-_CHUNK = 1 << 16
 # Attachments up to this size are handed over as bytes (read once); larger ones by path, so a
 # long voice recording is never held in memory.
 _INLINE_MAX = 4 * 1024 * 1024
@@ -104,13 +103,7 @@ class GoogleKeepImporter:
     def scan(self, path: Path, opener: Opener, options: Options) -> Scan:
         if path.suffix.lower() != SUFFIX:
             return Scan(records=0, size=0, fingerprint=hashlib.sha256().hexdigest())
-        digest = hashlib.sha256()
-        size = 0
-        with open_source(path, opener) as stream:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return Scan(records=1, size=size, fingerprint=digest.hexdigest())
+        return one_record_scan(path, opener)
 
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
@@ -478,15 +471,6 @@ def _link(folder: Path, entry: Mapping[str, JSON], opener: Opener) -> _Linked:
 
 def _hash_file(path: Path, opener: Opener) -> tuple[bytes | None, str]:
     """(bytes when small enough to hand over, SHA-256 hex) of a file, read once."""
-    digest = hashlib.sha256()
-    kept: list[bytes] | None = []
-    size = 0
     with opener.open_binary(path) as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if kept is not None:
-                kept.append(chunk)
-                if size > _INLINE_MAX:
-                    kept = None
-    return (b"".join(kept) if kept is not None else None), digest.hexdigest()
+        digest, _, data = digest_stream(stream, keep=_INLINE_MAX)
+    return data, digest

@@ -28,7 +28,7 @@ from dateutil import parser as date_parser  # type: ignore[import-untyped]
 
 from isometry.errors import IsometryError, ModelError, SourceError, SourceUnreadable
 from isometry.model import JSON, utc_timestamp
-from isometry.sources.base import Attachment, Opener, Options
+from isometry.sources.base import Attachment, Opener, Options, Scan
 
 NODE_TYPES = frozenset(
     {"note", "task", "event", "person", "bookmark", "article", "document", "spreadsheet"}
@@ -399,3 +399,31 @@ def core_data_time(seconds: object) -> str | None:
         return utc_timestamp(CORE_DATA_EPOCH + timedelta(seconds=seconds))
     except (OverflowError, ValueError):
         return None
+
+
+# -- whole files ---------------------------------------------------------------------------
+
+_HASH_CHUNK = 1 << 20
+
+
+def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[str, int, bytes | None]:
+    """SHA-256 (hex) and size of everything left in ``stream``, read once, and its bytes when
+    there are at most ``keep`` of them (so a small file is handed on without a second read)."""
+    digest = hashlib.sha256()
+    kept: list[bytes] | None = [] if keep else None
+    size = 0
+    while chunk := stream.read(_HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+        if kept is not None:
+            kept.append(chunk)
+            if size > keep:
+                kept = None
+    return digest.hexdigest(), size, (b"".join(kept) if kept is not None else None)
+
+
+def one_record_scan(path: Path, opener: Opener) -> Scan:
+    """The scan of a file that is one record: its size and SHA-256."""
+    with open_source(path, opener) as stream:
+        fingerprint, size, _ = digest_stream(stream)
+    return Scan(records=1, size=size, fingerprint=fingerprint)

@@ -12,7 +12,6 @@ its container) leaves a visible marker in the body and ``"found": false`` in the
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import sqlite3
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from isometry.sources.applenotes.proto import BodyError
 from isometry.sources.applenotes.store import NoteStore
 from isometry.sources.applenotes.tables import table_markdown, table_rows
 from isometry.sources.base import Attachment, Opener, attachment_link
-from isometry.sources.records import open_source
+from isometry.sources.records import digest_stream, open_source
 
 HASHTAG = "com.apple.notes.inlinetextattachment.hashtag"
 MENTION = "com.apple.notes.inlinetextattachment.mention"
@@ -44,7 +43,6 @@ NOTE_URL_SCHEME = "applenotes"
 # Files up to this size are read once and handed over as bytes; larger ones are hashed here
 # and read again by the engine, so a video never sits in memory whole.
 KEEP_IN_MEMORY = 1 << 20
-_CHUNK = 1 << 20
 
 
 def note_link_target(url: str) -> str | None:
@@ -242,13 +240,6 @@ def _any_generation(folder: Path, filename: str) -> list[Path]:
 
 
 def _read(path: Path, opener: Opener) -> _Found:
-    digest = hashlib.sha256()
-    kept: list[bytes] = []
-    size = 0
     with open_source(path, opener) as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if size <= KEEP_IN_MEMORY:
-                kept.append(chunk)
-    return _Found(path, digest.hexdigest(), b"".join(kept) if size <= KEEP_IN_MEMORY else None)
+        digest, _, data = digest_stream(stream, keep=KEEP_IN_MEMORY)
+    return _Found(path, digest, data)

@@ -9,7 +9,6 @@ here first turns the common cases into one sentence a user can act on.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +16,7 @@ from zipfile import BadZipFile
 
 from isometry.errors import SourceUnreadable
 from isometry.sources.base import Scan
+from isometry.sources.records import digest_stream
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -65,13 +65,9 @@ def _holds(stream: BinaryIO, needle: bytes) -> bool:
 
 def measure(stream: BinaryIO) -> Scan:
     """Size and SHA-256 of the whole stream (records left at 0); leaves the stream at 0."""
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
+    fingerprint, size, _ = digest_stream(stream)
     stream.seek(0)
-    return Scan(records=0, size=size, fingerprint=digest.hexdigest())
+    return Scan(records=0, size=size, fingerprint=fingerprint)
 
 
 def damaged(path: Path, kind: str, error: BaseException) -> SourceUnreadable:
