@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from isometry.sources.applenotes.proto import MergableDataProto, NoteStoreProto
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 NOTES_FIXTURES = FIXTURES / "apple-notes"
 
 CORE_DATA_2025 = 757_382_400.0  # 2025-01-01T00:00:00Z in seconds since 2001-01-01

@@ -11,9 +11,10 @@ from pathlib import Path
 from isometry import api
 from isometry.etl.states import State
 from isometry.vcs.repository import Repository
+from paths import FIXTURES as SHARED_FIXTURES
 
 AUTHOR = "alice"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 CONTAINER = (
     FIXTURES / "apple-notes" / "rhettbull" / "GroupContainers" / "macOS15-Sequioa"
     / "group.com.apple.notes"

@@ -23,8 +23,9 @@ from isometry.sources.base import Draft, Item, Options, Rejected, Skipped, attac
 from isometry.sources.evernote import EvernoteImporter
 from isometry.vcs.repository import Repository
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/evernote-enex/yarle")
+FIXTURES = SHARED_FIXTURES / "evernote-enex" / "yarle"
 FILES = sorted(FIXTURES.glob("*.enex"))
 IMPORTER = EvernoteImporter()
 NO_OPTIONS = Options()

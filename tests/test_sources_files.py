@@ -14,9 +14,10 @@ from isometry import api
 from isometry.etl.operations import Operation
 from isometry.etl.states import State
 from isometry.vcs.repository import Repository
+from paths import FIXTURES as SHARED_FIXTURES
 
 AUTHOR = "alice"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 

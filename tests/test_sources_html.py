@@ -22,8 +22,9 @@ from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.htmlpages import HtmlImporter
 from isometry.vcs.repository import Repository
 from openers import DirectOpener, RefusingOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-BOOKMARKS = Path("/work/shared/fixtures/bookmarks/bookmarks_chrome.html")
+BOOKMARKS = SHARED_FIXTURES / "bookmarks" / "bookmarks_chrome.html"
 IMPORTER = HtmlImporter()
 NO_OPTIONS = Options()
 AUTHOR = "alice"

@@ -20,8 +20,9 @@ from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.ical import CalendarImporter, RemindersImporter
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/icalendar/collective-icalendar")
+FIXTURES = SHARED_FIXTURES / "icalendar" / "collective-icalendar"
 ICS_FIXTURES = sorted(FIXTURES.glob("*.ics"))
 CALENDAR = CalendarImporter()
 REMINDERS = RemindersImporter()

@@ -13,9 +13,10 @@ from isometry.etl.operations import Operation
 from isometry.etl.states import State
 from isometry.model import node_id_for
 from isometry.vcs.repository import Repository
+from paths import FIXTURES as SHARED_FIXTURES
 
 AUTHOR = "alice"
-FIXTURES = Path("/work/shared/fixtures/icalendar/collective-icalendar")
+FIXTURES = SHARED_FIXTURES / "icalendar" / "collective-icalendar"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 8 + b"\n%%EOF\n"
 
 

@@ -23,8 +23,9 @@ from isometry.sources.base import Draft, Item, Options, Rejected, attachment_lin
 from isometry.sources.keep import GoogleKeepImporter, plain_markdown
 from isometry.vcs.repository import Repository
 from openers import DirectOpener, RefusingOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/google-keep/obsidian-importer")
+FIXTURES = SHARED_FIXTURES / "google-keep" / "obsidian-importer"
 NOTES = FIXTURES / "notes"
 IMPORTER = GoogleKeepImporter()
 NO_OPTIONS = Options()
@@ -105,8 +106,8 @@ def test_accepts_every_keep_json_of_the_fixtures_and_claims_their_neighbours() -
         path = FIXTURES / name
         assert IMPORTER.scan(path, OPENER, Options()).records == 0
         assert list(IMPORTER.read(path, OPENER, Options(), None)) == []
-    assert not IMPORTER.accepts(Path("/work/shared/fixtures/bookmarks/bookmarks_chrome.json"))
-    assert not IMPORTER.accepts(Path("/work/shared/fixtures/bookmarks/bookmarks_chrome.html"))
+    assert not IMPORTER.accepts(SHARED_FIXTURES / "bookmarks" / "bookmarks_chrome.json")
+    assert not IMPORTER.accepts(SHARED_FIXTURES / "bookmarks" / "bookmarks_chrome.html")
 
 
 def test_other_json_is_left_to_the_json_importer(tmp_path: Path) -> None:

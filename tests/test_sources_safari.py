@@ -23,8 +23,9 @@ from isometry.sources.records import core_data_time
 from isometry.sources.safari import SafariImporter
 from isometry.vcs.repository import Repository
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = SHARED_FIXTURES
 HISTORY = FIXTURES / "safari" / "History.db"
 CHROME_HTML = FIXTURES / "bookmarks" / "bookmarks_chrome.html"
 IMPORTER: Importer = SafariImporter()

@@ -20,8 +20,9 @@ from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.safari import SafariImporter
 from isometry.sources.safari.netscape import epoch_time
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/bookmarks")
+FIXTURES = SHARED_FIXTURES / "bookmarks"
 CHROME_HTML = FIXTURES / "bookmarks_chrome.html"
 CHROME_JSON = FIXTURES / "bookmarks_chrome.json"
 IMPORTER = SafariImporter()

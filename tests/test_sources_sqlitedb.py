@@ -22,6 +22,7 @@ from isometry.sources.base import Draft, Options
 from isometry.sources.sqlitedb import SqliteImporter
 from isometry.vcs.repository import Repository
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
 AUTHOR = "alice"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -225,7 +226,7 @@ def test_the_tables_command_lists_them_and_names_a_bad_file(tmp_path: Path) -> N
     assert bad.stderr.count("\n") == 1
 
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 
 
 def test_known_apple_stores_go_to_their_own_importers(repo: Repository, tmp_path: Path) -> None:

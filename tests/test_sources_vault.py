@@ -18,8 +18,9 @@ from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, Rejected, attachment_link
 from isometry.sources.vault import MarkdownImporter
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/obsidian-vault/zoni-obsidian-export")
+FIXTURES = SHARED_FIXTURES / "obsidian-vault" / "zoni-obsidian-export"
 IMPORTER = MarkdownImporter()
 DONE: JSON = {"done": True}
 

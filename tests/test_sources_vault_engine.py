@@ -19,8 +19,9 @@ from isometry.etl.operations import Operation
 from isometry.etl.states import State
 from isometry.model import node_id_for
 from isometry.vcs.repository import Repository
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/obsidian-vault/zoni-obsidian-export")
+FIXTURES = SHARED_FIXTURES / "obsidian-vault" / "zoni-obsidian-export"
 AUTHOR = "alice"
 TEMPLATE = "markdown-import"
 

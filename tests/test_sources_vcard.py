@@ -16,8 +16,9 @@ from isometry.sources import registry
 from isometry.sources.base import Draft, Item, Options, attachment_link
 from isometry.sources.vcard import ContactsImporter
 from openers import DirectOpener
+from paths import FIXTURES as SHARED_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/vcard")
+FIXTURES = SHARED_FIXTURES / "vcard"
 IMPORTER = ContactsImporter()
 NO_OPTIONS = Options()
 

@@ -14,10 +14,11 @@ from isometry import api
 from isometry.etl.states import State
 from isometry.model import node_id_for
 from isometry.vcs.repository import Repository
+from paths import FIXTURES as SHARED_FIXTURES
 
 AUTHOR = "alice"
 TEMPLATE = "apple-contacts-import"
-FIXTURES = Path("/work/shared/fixtures/vcard")
+FIXTURES = SHARED_FIXTURES / "vcard"
 
 
 def grants(folder: Path) -> list[str]:
