@@ -35,6 +35,7 @@ from isometry.etl.executor import Executor, ProgressSink
 from isometry.etl.operations import Operation
 from isometry.etl.states import State
 from isometry.etl.templates import Template
+from isometry.lineage import openlineage as lineage_openlineage
 from isometry.lineage import queries as lineage_queries
 from isometry.model import JSON, RowKind
 from isometry.sources.sqlitedb import TableInfo, describe
@@ -379,6 +380,20 @@ def lineage(
         if source is not None:
             return lineage_queries.by_source(conn, str(Path(source).resolve()), limit)
     raise InvalidConfiguration("ask for a node, an operation (--op) or a source (--source)")
+
+
+def openlineage(repo: Repository, op_id: str) -> list[dict[str, JSON]]:
+    """One operation as OpenLineage run events: START, then COMPLETE, FAIL or ABORT once it
+    has ended."""
+    with repo.db.snapshot() as conn:
+        op = etl_operations.load(conn, op_id)
+    files = op.result.get("sources")
+    sources = (
+        [str(f["path"]) for f in files if isinstance(f, Mapping) and "path" in f]
+        if isinstance(files, list)
+        else []
+    )
+    return lineage_openlineage.events(op.to_json(repo.clock.now()), sources, str(repo.path))
 
 
 def metrics(repo: Repository) -> dict[str, JSON]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from isometry import api
@@ -29,6 +30,13 @@ def lineage(
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="Show at most N versions.")
     ] = None,
+    openlineage: Annotated[
+        bool,
+        typer.Option(
+            "--openlineage",
+            help="With --op: the operation as OpenLineage run events, one JSON object a line.",
+        ),
+    ] = False,
     repo: RepoOption = None,
     json_out: JsonOption = False,
     debug: DebugOption = False,
@@ -36,6 +44,12 @@ def lineage(
     """Each imported version, newest first: the operation, template, file, record and commit."""
     if sum(given is not None for given in (node, op, source)) != 1:
         raise typer.BadParameter("give NODE, --op ID or --source PATH (exactly one)")
+    if openlineage and op is None:
+        raise typer.BadParameter("--openlineage goes with --op ID")
     with session(repo, as_json=json_out, debug=debug) as run:
+        if openlineage and op is not None:
+            events = api.openlineage(run.repo, op)
+            run.emit_lines(events, [orjson.dumps(e).decode() for e in events])
+            return
         shown = api.lineage(run.repo, node=node, op_id=op, source=source, limit=limit)
         run.emit(shown, render_engine.lineage(shown, Path.cwd(), one_node=node is not None))

@@ -156,9 +156,7 @@ def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})",
         plan.inserted,
     )
-    conn.executemany(
-        f"INSERT INTO nodes_fts (rowid, {cols}) VALUES (?, ?, ?, ?, ?)", plan.refill
-    )
+    conn.executemany(f"INSERT INTO nodes_fts (rowid, {cols}) VALUES (?, ?, ?, ?, ?)", plan.refill)
     for part in chunks(plan.reindex):
         conn.execute(
             f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
