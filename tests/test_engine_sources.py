@@ -224,3 +224,35 @@ def test_a_sync_deletes_nothing_for_a_file_it_could_not_read(
         "from a": True,
         "from b": False,
     }
+
+
+def test_edges_a_record_did_not_carry_are_not_taken_for_stale(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """A sheet's links to its rows are carried by the rows' records, read in other batches:
+    re-importing the sheet alone (one changed cell) keeps every one of them."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.create_sheet("Tasks", 0)
+    book.remove(book.worksheets[1])
+    sheet.append(["id", "title"])
+    for number in range(1, 121):
+        sheet.append([number, f"task {number}"])
+    path = tmp_path / "files" / "tasks.xlsx"
+    path.parent.mkdir()
+    book.save(path)
+
+    def import_book() -> Operation:
+        config = {"batch_size": 50, "options": {"rows_as_nodes": True}}
+        return api.import_(repo, "bulk-office-import", [path], author="alice",
+                           grants=[f"file-system={path.parent}"], base=tmp_path,
+                           config=config)  # fmt: skip
+
+    assert import_book().counts["inserted"] == 121  # the sheet and its rows
+    assert len(api.edges(repo)) == 120
+    sheet["B6"] = "task 5, changed"
+    book.save(path)
+    again = import_book()
+    assert again.counts["updated"] == 2  # the row and the sheet's table
+    assert len(api.edges(repo)) == 120

@@ -526,14 +526,21 @@ class Executor:
                     continue  # fields merged one by one broke a rule: the record as it is
 
     def _stale_edges(self, run: _Run, importer: Importer, batch: Batch) -> list[str]:
-        """The edges this importer made from the nodes this batch writes that their records
-        no longer give (a link taken out of a note, a dangling link now resolved to another
-        target): deleted with the new versions. Edges made by hand or by another importer
-        stay. Looked up among main's edges (where earlier imports were merged) that are still
-        there at the operation's head."""
-        nodes = [op.key for op in batch.ops if op.kind is RowKind.NODE]
-        if not nodes:
+        """The edges a record gave when this importer last read it and no longer gives (a link
+        taken out of a note, a dangling link now resolved to another target): deleted with
+        the record's new version. An edge is judged by the record that carried it (its
+        lineage), so edges other records carry (a sheet's links to rows read in other
+        batches), edges made by hand and edges of other importers stay. Looked up among
+        main's edges from the nodes this batch writes (where earlier imports were merged)
+        that are still there at the operation's head."""
+        written = {
+            (origin.file, origin.record)
+            for op in batch.ops
+            if op.kind is RowKind.NODE and (origin := batch.origin_of.get(id(op))) is not None
+        }
+        if not written:
             return []
+        nodes = [op.key for op in batch.ops if op.kind is RowKind.NODE]
         given = {op.key for op in batch.ops if op.kind is RowKind.EDGE}
         conn = self.repo.conn
         candidates: list[str] = []
@@ -547,17 +554,17 @@ class Executor:
                 )
                 if key not in given
             ]
-        mine: list[str] = []
+        carried: dict[str, tuple[int, str | None, str | None]] = {}
         for start in range(0, len(candidates), 900):
             part = candidates[start : start + 900]
-            mine += [
-                str(key)
-                for (key,) in conn.execute(
-                    "SELECT DISTINCT key FROM lineage WHERE transform = ? AND key IN"
-                    f" ({','.join('?' * len(part))})",
-                    [importer.name, *part],
-                )
-            ]
+            for key, seq, file, record in conn.execute(
+                "SELECT key, commit_seq, file, record FROM lineage WHERE kind = ? AND"
+                f" transform = ? AND key IN ({','.join('?' * len(part))})",
+                [int(RowKind.EDGE), importer.name, *part],
+            ):
+                if key not in carried or seq >= carried[key][0]:
+                    carried[key] = (seq, file, record)
+        mine = [key for key, (_, file, record) in carried.items() if (file, record) in written]
         if not mine:
             return []
         present = lookup(conn, self.repo.graph, run.head, [(RowKind.EDGE, k) for k in mine])
