@@ -472,3 +472,16 @@ def test_a_folder_of_pages_through_the_engine(repo: Repository, tmp_path: Path) 
 def test_other_undeclared_encodings_are_detected(tmp_path: Path, text: str, encoding: str) -> None:
     found = node(write(tmp_path / "p.html", page("x", f"<p>{text}</p>").encode(encoding)))
     assert text.strip() in str(found["content"])
+
+
+def test_an_articles_pictures_stay_in_its_text_as_links(tmp_path: Path) -> None:
+    text = "The first river runs cold and fast through the valley, and the walk takes a day. "
+    body = (
+        "<article><h1>Rivers</h1>"
+        + "".join(f"<p>{text}Part {n}.</p>" for n in range(6))
+        + '<figure><img src="page_files/river.jpg" alt="The river"></figure>'
+        + "".join(f"<p>{text}More {n}.</p>" for n in range(3))
+        + "</article>"
+    )
+    found = node(write(tmp_path / "rivers.html", page("Rivers", body)))
+    assert "![The river](page_files/river.jpg)" in str(found["content"])

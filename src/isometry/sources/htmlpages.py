@@ -412,7 +412,7 @@ def _article(tree: Tree) -> str:
             include_tables=True,
             include_links=True,
             include_formatting=True,
-            include_images=False,
+            include_images=True,  # kept as links to where they are: nothing dropped
             with_metadata=False,
             deduplicate=False,
         )
