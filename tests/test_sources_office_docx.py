@@ -432,3 +432,28 @@ def test_footnotes_are_kept_by_id_and_the_separators_left_out(tmp_path: Path) ->
         {"id": "2", "text": "See the appendix."},
     ]
     assert "endnotes" not in properties
+
+
+def test_parts_the_markdown_cannot_hold_are_counted(tmp_path: Path) -> None:
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    document = docx.Document()
+    document.add_paragraph("A spreadsheet is embedded below.")
+    embedded = Part(
+        PackURI("/word/embeddings/Microsoft_Excel_Worksheet1.xlsx"),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        b"PK\x03\x04 an embedded workbook",
+        document.part.package,
+    )
+    document.part.relate_to(embedded, RT.PACKAGE)
+    path = tmp_path / "embedding.docx"
+    document.save(str(path))
+    properties = draft_of(path).node["properties"]
+    assert isinstance(properties, dict)
+    assert properties["not_imported"] == {"embedded objects": 1}
+    plain = tmp_path / "plain.docx"
+    docx.Document().save(str(plain))
+    plain_properties = draft_of(plain).node["properties"]
+    assert isinstance(plain_properties, dict)
+    assert "not_imported" not in plain_properties

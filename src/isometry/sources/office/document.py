@@ -114,6 +114,9 @@ def _draft(path: Path, origin: Origin, document: Document, data: bytes) -> Draft
             properties[name] = found
     if writer.images.missing:
         properties["pictures_missing"] = list(writer.images.missing)
+    unread = _unread_parts(document)
+    if unread:
+        properties["not_imported"] = unread
     title = properties.get("title")
     name = title.strip() if isinstance(title, str) else writer.first_heading or path.stem
     node: dict[str, JSON] = {
@@ -175,6 +178,25 @@ def _story_texts(document: Document, kind: str) -> list[JSON]:
             text = "\n".join(p.text for p in story.paragraphs).strip()
             if text and text not in found:
                 found.append(text)
+    return found
+
+
+# Parts of a document the Markdown does not hold, by the prefix of their names in the
+# package: counted, so that nothing is left out unsaid.
+_UNREAD = (
+    ("/word/charts/chart", "charts"),
+    ("/word/diagrams/data", "SmartArt diagrams"),
+    ("/word/embeddings/", "embedded objects"),
+)
+
+
+def _unread_parts(document: Document) -> dict[str, JSON]:
+    names = [str(part.partname) for part in document.part.package.iter_parts()]
+    found: dict[str, JSON] = {}
+    for prefix, label in _UNREAD:
+        count = sum(1 for name in names if name.startswith(prefix))
+        if count:
+            found[label] = count
     return found
 
 
