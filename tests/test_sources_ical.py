@@ -136,6 +136,7 @@ def test_every_fixture_is_read_by_both_importers_and_scan_counts_what_read_yield
                     assert item.node["source"] == importer.name
     assert totals == {
         ("apple-calendar", "event"): 62,
+        ("apple-calendar", "note"): 1,  # a journal entry
         ("apple-calendar", "person"): 7,
         ("apple-calendar", "rejected"): 4,
         ("apple-reminders", "task"): 2,
@@ -736,3 +737,16 @@ def test_a_calendars_own_lines_go_with_each_record(tmp_path: Path) -> None:
     before = drafts(CALENDAR, tmp_path / "family.ics")[0].source_hash
     write(tmp_path / "family.ics", text.replace("Family plans", "Our plans"))
     assert drafts(CALENDAR, tmp_path / "family.ics")[0].source_hash != before
+
+
+def test_a_journal_entry_is_a_note(tmp_path: Path) -> None:
+    entry = (
+        "BEGIN:VJOURNAL\r\nUID:j1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20240105\r\n"
+        "SUMMARY:Trip notes\r\nDESCRIPTION:Rain all day\\, then sun.\r\nEND:VJOURNAL\r\n"
+    )
+    (note,) = nodes(CALENDAR, write(tmp_path / "journal.ics", calendar(entry)))
+    assert (note["node_type"], note["name"], note["content"]) == (
+        "note", "Trip notes", "Rain all day, then sun.",
+    )  # fmt: skip
+    assert "dtstart" in props(note)
+    assert nodes(REMINDERS, tmp_path / "journal.ics") == []

@@ -133,10 +133,10 @@ def test_the_fixture_folder_imports_with_per_record_errors(
         config={"max_error_rate": 0.5},
     )  # fmt: skip
     assert op.state is State.PARTIALLY_SUCCEEDED
-    assert op.counts["read"] == 62 + 7 + 4
+    assert op.counts["read"] == 62 + 1 + 7 + 4  # events, a journal entry, people, errors
     assert op.counts["quarantined"] == 4
     found = api.nodes(repo)
-    assert {n["node_type"] for n in found} == {"event", "person"}
+    assert {n["node_type"] for n in found} == {"event", "note", "person"}
     # Several fixture files share UIDs ("1", "2", the Thunderbird event...): one node each.
     assert len([n for n in found if n["node_type"] == "event"]) < 62
     assert len(api.quarantine(repo, op.id)) == 4

@@ -43,6 +43,16 @@ def build_event(record: Record) -> None:
     related(record, nest=False)
 
 
+def build_journal(record: Record) -> None:
+    """A VJOURNAL (a dated journal entry, as some calendar apps keep them) as a ``note``:
+    its summary, description and the people it names like an event's; its date stays in
+    ``properties`` with everything else it says."""
+    identify(record)
+    record.node["node_type"] = "note"
+    _people(record)
+    related(record, nest=False)
+
+
 def _implied_end(record: Record, start: Moment) -> str:
     duration = record.component.get("DURATION")
     if duration is not None:

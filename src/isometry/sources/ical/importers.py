@@ -1,6 +1,7 @@
-"""The two importers of iCalendar files: events (``apple-calendar``) and to-dos
-(``apple-reminders``). Both read ``.ics`` and ``.ical`` files the same way and keep the
-components of their own kind.
+"""The two importers of iCalendar files: events and journal entries (``apple-calendar``) and
+to-dos (``apple-reminders``). Both read ``.ics`` and ``.ical`` files the same way and keep the
+components of their own kinds (free/busy blocks, alarms outside a component and unknown
+components are no records of either).
 
 Reading makes two passes: the first collects what components need from elsewhere in the file
 (time zone definitions, the calendar's name), the second cuts the file into components and
@@ -13,7 +14,7 @@ names before itself).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
@@ -21,7 +22,7 @@ from isometry.errors import SourceError
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
 from isometry.sources.ical.components import items_of
-from isometry.sources.ical.events import build_event
+from isometry.sources.ical.events import build_event, build_journal
 from isometry.sources.ical.record import Builder, FileContext
 from isometry.sources.ical.split import Block, Position, blocks, logical_lines
 from isometry.sources.ical.survey import Survey, survey
@@ -40,8 +41,7 @@ class _ICalendarImporter:
     permissions: ClassVar[frozenset[str]]
     # Both importers read every iCalendar file, each for its own kind of component.
     family: ClassVar[str] = "icalendar"
-    component: ClassVar[str]  # the kind of component it keeps
-    build: ClassVar[Builder]
+    builders: ClassVar[Mapping[str, Builder]]  # the kinds of component it keeps
 
     def accepts(self, path: Path) -> bool:
         return path.suffix.lower() in SUFFIXES
@@ -75,9 +75,10 @@ class _ICalendarImporter:
             self.name, str(resolved), resolved.stem, found.names, Zones(found.definitions),
             found.properties,
         )  # fmt: skip
-        build = type(self).build
+        builders = type(self).builders
         for block in blocks(logical_lines(stream, start), start):
-            if not isinstance(block, Block) or block.name != self.component:
+            build = builders.get(block.name) if isinstance(block, Block) else None
+            if build is None or not isinstance(block, Block):
                 continue
             items = items_of(block, context, build)
             for index, item in enumerate(items):
@@ -101,12 +102,12 @@ def _cursor(position: Position, skip: int) -> JSON:
 
 
 class CalendarImporter(_ICalendarImporter):
-    """Events of iCalendar files (Calendar's exports and other calendar apps')."""
+    """Events (and journal entries) of iCalendar files (Calendar's exports and other calendar
+    apps')."""
 
     name: ClassVar[str] = "apple-calendar"
     permissions: ClassVar[frozenset[str]] = frozenset({"calendar", "file-system"})
-    component: ClassVar[str] = "VEVENT"
-    build: ClassVar[Builder] = build_event
+    builders: ClassVar[Mapping[str, Builder]] = {"VEVENT": build_event, "VJOURNAL": build_journal}
 
 
 class RemindersImporter(_ICalendarImporter):
@@ -114,8 +115,7 @@ class RemindersImporter(_ICalendarImporter):
 
     name: ClassVar[str] = "apple-reminders"
     permissions: ClassVar[frozenset[str]] = frozenset({"reminders", "file-system"})
-    component: ClassVar[str] = "VTODO"
-    build: ClassVar[Builder] = build_todo
+    builders: ClassVar[Mapping[str, Builder]] = {"VTODO": build_todo}
 
 
 class _HashingReader:
