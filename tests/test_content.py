@@ -633,3 +633,24 @@ def test_fast_mime_detection_answers_as_puremagic() -> None:
                 _identify(data)
             continue
         assert _identify(data) == expected
+
+
+def test_gc_removes_staged_files_a_crash_left_once_past_the_grace(
+    tmp_path: Path, db: Database
+) -> None:
+    """A process killed while staging a blob leaves a ``put-*.tmp`` file behind: GC removes it
+    once it is older than the grace period, and leaves a younger one (a store may be writing
+    it right now)."""
+    now = datetime.now(UTC)
+    store = ContentStore.open(tmp_path, db, FixedStepClock(now, timedelta(0)))
+    staging = tmp_path / "blobs" / STAGING
+    old, young = staging / "put-old.tmp", staging / "put-young.tmp"
+    old.write_bytes(b"half a blob")
+    young.write_bytes(b"a blob being written")
+    two_days_ago = (now - timedelta(days=2)).timestamp()
+    os.utime(old, (two_days_ago, two_days_ago))
+    report = store.gc(timedelta(hours=24))
+    assert report.staged_leftovers_removed == 1
+    assert not old.exists()
+    assert young.exists()
+    assert MemoryBackend().remove_leftovers(now.timestamp()) == 0

@@ -60,7 +60,8 @@ def gc(report: BlobGcReport) -> RenderableType:
         f"Examined {report.examined} blob(s): removed {report.removed} "
         f"({report.bytes_freed:,} stored bytes, {report.logical_bytes_freed:,} logical bytes); "
         f"kept {report.kept_referenced} referenced and {report.kept_young} recent; removed "
-        f"{report.orphan_files_removed} orphan file(s)."
+        f"{report.orphan_files_removed} orphan file(s) and {report.staged_leftovers_removed}"
+        " staged file(s) a crash left."
     )
 
 

@@ -84,6 +84,12 @@ class Backend(Protocol):
 
     def size(self, blob_hash: str) -> int: ...
 
+    def remove_leftovers(self, before: float) -> int:
+        """Remove staged files a crash left behind, last written before ``before`` (seconds
+        since the epoch; a younger one may belong to a store still running); return how
+        many."""
+        ...
+
 
 def put_via_staging(backend: Backend, blob_hash: str, data: bytes | BinaryIO) -> bool:
     check_hash(blob_hash)
@@ -173,6 +179,9 @@ class MemoryBackend:
             return len(self.blobs[check_hash(blob_hash)])
         except KeyError:
             raise BlobNotFound(f"blob {blob_hash} is not stored") from None
+
+    def remove_leftovers(self, before: float) -> int:
+        return 0  # staged bytes live in the staging object: a crash takes them with it
 
 
 # -- local folder ------------------------------------------------------------------------------
@@ -306,6 +315,15 @@ class LocalBackend:
 
     def has(self, blob_hash: str) -> bool:
         return self.path_of(blob_hash).is_file()
+
+    def remove_leftovers(self, before: float) -> int:
+        removed = 0
+        for path in (self.root / STAGING).glob("put-*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < before:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def list(self) -> Iterator[str]:
         for folder in sorted(self.root.iterdir()):

@@ -118,9 +118,11 @@ class BlobGcReport:
     kept_referenced: int
     kept_young: int
     orphan_files_removed: int
+    staged_leftovers_removed: int = 0
 
     def to_json(self) -> dict[str, JSON]:
         return {
+            "staged_leftovers_removed": self.staged_leftovers_removed,
             "examined": self.examined,
             "removed": self.removed,
             "bytes_freed": self.bytes_freed,

@@ -699,9 +699,11 @@ class ContentStore:
         Kept: a blob with an artifact reference, a node reference for every version
         (commit_seq None) or for a commit in ``reachable_commits`` (None: every node reference
         keeps), or one stored again within ``grace``. Files without a row (left by a crash
-        between placing a file and committing its row) are removed too.
+        between placing a file and committing its row) are removed too, and so are staged
+        files a crash left before they were placed, once older than ``grace``.
         """
         cutoff = stamp(self.clock.now() - grace)
+        leftovers = self.backend.remove_leftovers((self.clock.now() - grace).timestamp())
         with self.db.transaction() as conn:
             examined = conn.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
             candidates = conn.execute(
@@ -742,6 +744,7 @@ class ContentStore:
             kept_referenced=examined - removed - young,
             kept_young=young,
             orphan_files_removed=orphans,
+            staged_leftovers_removed=leftovers,
         )
 
     def _remove_orphans(self, conn: sqlite3.Connection) -> int:
