@@ -162,3 +162,27 @@ def test_export_then_import_the_archive_into_another_repository(cli: Cli, tmp_pa
     vault = cli.json("export", str(tmp_path / "vault"), "--format", "markdown")
     assert vault["format"] == "markdown"
     assert (tmp_path / "vault" / "Kept.md").exists()
+
+
+def test_quotas_kept_by_the_repository_hold_for_every_store(cli: Cli, tmp_path: Path) -> None:
+    assert cli.json("storage", "quota") == {"max_blob_size": None, "max_total_bytes": None}
+    set_ = cli.json("storage", "quota", "--max-blob-size", "1K", "--max-total", "2M")
+    assert set_ == {"max_blob_size": 1024, "max_total_bytes": 2 << 20}
+    assert "1,024 bytes" in cli("storage", "quota").stdout
+    big = cli.file("big.bin", bytes(5000))
+    refused = cli("storage", "put", str(big), code=1)
+    assert "big.bin" in refused.stderr
+    assert cli.json("storage", "stats")["blobs"] == 0
+    # An import keeps to them too: the oversized attachment is quarantined, its node kept.
+    cli.file("small.txt", b"fits\n")
+    notes = cli.file("notes.jsonl", b'{"title": "A", "attachments": ["big.bin", "small.txt"]}\n')
+    op = cli.json("import", "json-import", str(notes), "--allow", f"file-system={notes.parent}",
+                  "--max-error-rate", "1")  # fmt: skip
+    assert op["counts"]["inserted"] == 1
+    assert op["counts"]["quarantined"] == 1
+    (node,) = cli.json("nodes")
+    assert [a["names"] for a in cli.json("show", node["id"])["attachments"]] == [["small.txt"]]
+    assert cli.json("storage", "quota", "--clear") == {"max_blob_size": None,
+                                                        "max_total_bytes": None}  # fmt: skip
+    cli("storage", "quota", "--max-blob-size", "lots", code=2)
+    cli("storage", "quota", "--max-total", "0", code=2)

@@ -423,7 +423,13 @@ def grants(repo: Repository) -> dict[str, list[str]]:
 def content_store(
     repo: Repository, *, max_blob_size: int | None = None, max_total_bytes: int | None = None
 ) -> ContentStore:
-    """The repository's blob store (``<repo>/blobs/``), with optional quotas."""
+    """The repository's blob store (``<repo>/blobs/``), with the quotas given, else the
+    repository's own (``set_quotas``)."""
+    if max_blob_size is None or max_total_bytes is None:
+        with repo.db.snapshot() as conn:
+            largest, total = etl_settings.quotas(conn)
+        max_blob_size = largest if max_blob_size is None else max_blob_size
+        max_total_bytes = total if max_total_bytes is None else max_total_bytes
     return ContentStore.open(
         repo.path, repo.db, repo.clock, max_blob_size=max_blob_size,
         max_total_bytes=max_total_bytes,
@@ -449,6 +455,36 @@ def store_files(
         )
     ]
     return store.store_many([(path, path.name) for path in files], metadata=metadata)
+
+
+def quotas(repo: Repository) -> dict[str, int | None]:
+    """The repository's blob quotas in bytes (None: no limit)."""
+    with repo.db.snapshot() as conn:
+        largest, total = etl_settings.quotas(conn)
+    return {"max_blob_size": largest, "max_total_bytes": total}
+
+
+def set_quotas(
+    repo: Repository,
+    *,
+    max_blob_size: int | None = None,
+    max_total_bytes: int | None = None,
+    clear: bool = False,
+) -> dict[str, int | None]:
+    """Set the blob quotas every store of this repository keeps to (imports included): the
+    ones given, or none with ``clear``. A quota refuses a file before anything is written."""
+    for name, value in (("max_blob_size", max_blob_size), ("max_total_bytes", max_total_bytes)):
+        if value is not None and value <= 0:
+            raise InvalidConfiguration(f"{name} must be a positive number of bytes, not {value}")
+    with repo.db.transaction() as conn:
+        if clear:
+            etl_settings.put(conn, "blob_max_size", None)
+            etl_settings.put(conn, "blob_max_total", None)
+        if max_blob_size is not None:
+            etl_settings.put(conn, "blob_max_size", max_blob_size)
+        if max_total_bytes is not None:
+            etl_settings.put(conn, "blob_max_total", max_total_bytes)
+    return quotas(repo)
 
 
 def blob_stats(repo: Repository) -> BlobStats:

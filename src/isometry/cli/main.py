@@ -79,6 +79,7 @@ STORAGE_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("stats", storage.stats),
     ("gc", storage.gc),
     ("verify", storage.verify),
+    ("quota", storage.quota),
 )
 
 for name, command in COMMANDS:

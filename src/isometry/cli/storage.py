@@ -161,3 +161,59 @@ def export(
         with run.working("Exporting"):
             report = api.export(run.repo, out, at=at, form=form, author=author_name(author))
         run.emit(report.to_json(), render_storage.exported(report))
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _bytes(text: str | None, option: str) -> int | None:
+    """``12345``, ``200K``, ``100M``, ``10G`` (binary units; a trailing ``B``/``iB`` allowed)."""
+    if text is None:
+        return None
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in "KMGT" else (cleaned, "")
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        hint = f"{text!r}: expected bytes, like 500M or 2G"
+        raise typer.BadParameter(hint, param_hint=option) from None
+    if value <= 0:
+        raise typer.BadParameter(f"{text!r}: a quota must be more than 0", param_hint=option)
+    return int(value)
+
+
+def quota(
+    max_blob_size: Annotated[
+        str | None,
+        typer.Option("--max-blob-size", metavar="SIZE", help="Largest file to store (e.g. 2G)."),
+    ] = None,
+    max_total: Annotated[
+        str | None,
+        typer.Option("--max-total", metavar="SIZE", help="All stored bytes (e.g. 50G)."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove both quotas.")] = False,
+    repo: RepoOption = None,
+    json_out: JsonOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Show or set the blob quotas every store keeps to, imports included: a file over them
+    is refused before anything is written."""
+    largest = _bytes(max_blob_size, "--max-blob-size")
+    total = _bytes(max_total, "--max-total")
+    with session(repo, as_json=json_out, debug=debug) as run:
+        if clear or largest is not None or total is not None:
+            found = api.set_quotas(
+                run.repo, max_blob_size=largest, max_total_bytes=total, clear=clear
+            )
+        else:
+            found = api.quotas(run.repo)
+        run.emit(
+            dict(found),
+            Text(
+                "\n".join(
+                    f"{name.replace('_', ' ')}: "
+                    f"{'no limit' if value is None else f'{value:,} bytes'}"
+                    for name, value in found.items()
+                )
+            ),
+        )

@@ -133,10 +133,23 @@ class Executor:
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
+    def artifacts(self) -> ContentStore:
+        """The blob store for an operation's own log and report: outside the quotas, which
+        are for what sources bring (an operation that could not keep its record of what it
+        did would fail for that alone)."""
+        return ContentStore.open(self.repo.path, self.repo.db, self.repo.clock)
+
+    @property
     def content(self) -> ContentStore:
-        """The repository's blob store, opened when an operation first needs it."""
+        """The repository's blob store (with its quotas), opened when an operation first
+        needs it."""
         if self._content is None:
-            self._content = ContentStore.open(self.repo.path, self.repo.db, self.repo.clock)
+            with self.repo.db.snapshot() as conn:
+                largest, total = settings.quotas(conn)
+            self._content = ContentStore.open(
+                self.repo.path, self.repo.db, self.repo.clock,
+                max_blob_size=largest, max_total_bytes=total,
+            )  # fmt: skip
         return self._content
 
     def now(self) -> datetime:

@@ -275,7 +275,7 @@ def close(
         if finished:
             ended = operations.load(conn, op.id)
             artifacts = store_artifacts(
-                ex.content, op.id, operations.read_log(conn, op.id), ended.to_json(ex.now())
+                ex.artifacts, op.id, operations.read_log(conn, op.id), ended.to_json(ex.now())
             )
             op.result["artifacts"] = artifacts
             operations.update(conn, op.id, result=op.result)

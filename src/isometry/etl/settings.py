@@ -1,4 +1,5 @@
-"""Repository settings: standing grants and engine limits, kept in the ``settings`` table."""
+"""Repository settings: standing grants, engine limits and blob quotas, kept in the
+``settings`` table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import orjson
 
 from isometry.model import JSON
 
-DEFAULTS: dict[str, JSON] = {"grants": {}, "max_concurrent": 2}
+DEFAULTS: dict[str, JSON] = {
+    "grants": {},
+    "max_concurrent": 2,
+    "blob_max_size": None,  # bytes; None: no limit
+    "blob_max_total": None,
+}
+
+
+def quotas(conn: sqlite3.Connection) -> tuple[int | None, int | None]:
+    """The blob store's quotas (largest blob, all stored bytes), None where there is none."""
+    found = [get(conn, key) for key in ("blob_max_size", "blob_max_total")]
+    size, total = (value if isinstance(value, int) else None for value in found)
+    return size, total
 
 
 def get(conn: sqlite3.Connection, key: str) -> JSON:
