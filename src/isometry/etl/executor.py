@@ -126,6 +126,7 @@ class Executor:
         self.should_stop = should_stop
         self.repo = repo
         self._content: ContentStore | None = None
+        self._artifacts: ContentStore | None = None
         self.author = author
         self.owner = owner or operations.owner_name()
         self.on_progress = on_progress
@@ -137,7 +138,9 @@ class Executor:
         """The blob store for an operation's own log and report: outside the quotas, which
         are for what sources bring (an operation that could not keep its record of what it
         did would fail for that alone)."""
-        return ContentStore.open(self.repo.path, self.repo.db, self.repo.clock)
+        if self._artifacts is None:
+            self._artifacts = ContentStore.open(self.repo.path, self.repo.db, self.repo.clock)
+        return self._artifacts
 
     @property
     def content(self) -> ContentStore:
