@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from isometry.errors import SourceUnreadable
+from isometry.errors import PermissionRefused, SourceUnreadable
 from isometry.etl.access import Accessor
 from isometry.etl.config import OperationConfig
 from isometry.model import JSON
@@ -56,9 +56,16 @@ def _wanted(relative: str, config: OperationConfig) -> bool:
     return (not config.include or hit(config.include)) and not hit(config.exclude)
 
 
-def _files(root: Path, config: OperationConfig, accessor: Accessor, hidden: bool) -> list[Path]:
+def _files(
+    root: Path,
+    config: OperationConfig,
+    accessor: Accessor,
+    hidden: bool,
+    refused: list[tuple[Path, str]],
+) -> list[Path]:
     """Every file under ``root``, sorted, filtered by include/exclude; hidden ones skipped
-    (hidden folders not even entered) unless ``hidden``."""
+    (hidden folders not even entered) unless ``hidden``. A file that resolves outside the
+    grants (a symlink out of the tree) is put in ``refused`` with why, never looked into."""
     found: list[Path] = []
     for folder, dirs, names in os.walk(root):
         if not hidden:
@@ -69,7 +76,11 @@ def _files(root: Path, config: OperationConfig, accessor: Accessor, hidden: bool
             if (name.startswith(".") and not hidden) or not path.is_file():
                 continue
             if _wanted(path.relative_to(root).as_posix(), config):
-                accessor.check(path)
+                try:
+                    accessor.check(path)
+                except PermissionRefused as error:
+                    refused.append((path, str(error)))
+                    continue
                 found.append(path)
     return sorted(found)
 
@@ -100,18 +111,24 @@ def expand(
     unreadable: list[tuple[Path, str]] | None = None,
 ) -> list[SourceFile]:
     """The files to read, scanned, each with the importers that read it. A file found in a
-    folder that cannot be read is put in ``unreadable`` (path, reason) and left out, so one
-    bad file does not stop a folder's import; a file named on its own that cannot be read
-    fails the operation."""
+    folder that cannot be read, or that leads outside the grants, is put in ``unreadable``
+    (path, reason) and left out, so one bad file does not stop a folder's import; a file
+    named on its own that cannot be read fails the operation."""
     out: list[SourceFile] = []
     for source in sources:
         root = Path(source)
         if root.is_dir():
+            refused: list[tuple[Path, str]] = []
+            hidden = options.get("include_hidden") is True
             chosen = [
                 (path, imp)
-                for path in _files(root, config, accessor, options.get("include_hidden") is True)
+                for path in _files(root, config, accessor, hidden, refused)
                 for imp in _importers_for(path, importers)
             ]
+            if refused:
+                if unreadable is None:
+                    raise PermissionRefused(refused[0][1])
+                unreadable.extend(refused)
         else:
             found = _importers_for(root, importers)
             if not found:
