@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from isometry import api
+from isometry.clock import SystemClock
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.config import OperationConfig
 from isometry.etl.executor import Executor, Progress
@@ -256,3 +258,71 @@ def test_edges_a_record_did_not_carry_are_not_taken_for_stale(
     again = import_book()
     assert again.counts["updated"] == 2  # the row and the sheet's table
     assert len(api.edges(repo)) == 120
+
+
+def _after_batches(repo: Repository, op_id: str, count: int) -> Callable[[], bool]:
+    """Stop once ``count`` of the operation's batches are committed (asked between batches)."""
+
+    def stop() -> bool:
+        commits = api.log(repo, f"import/{op_id}")
+        return sum(1 for c in commits if c.metadata.get("batch")) >= count
+
+    return stop
+
+
+def test_a_mixed_folder_resumed_after_any_batch_ends_as_if_never_stopped(
+    tmp_path: Path,
+) -> None:
+    """file-system-import of a folder of several kinds (batches end at each change of
+    importer and every 50 records): stopped after any batch and resumed, it ends with the
+    root hash of a run never stopped."""
+    folder = tmp_path / "mixed"
+    (folder / "notes").mkdir(parents=True)
+    for number in range(70):
+        (folder / "notes" / f"{number:03}.md").write_text(
+            f"# Note {number}\n\nSee [[{number + 1:03}]].\n"
+        )
+    (folder / "tasks.jsonl").write_text("".join(f'{{"title": "task {n}"}}\n' for n in range(60)))
+    (folder / "calendar.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
+        + "".join(
+            f"BEGIN:VEVENT\r\nUID:e{n}\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:Event {n}\r\n"
+            f"DTSTART:202401{n % 28 + 1:02}T100000Z\r\nEND:VEVENT\r\n"
+            f"BEGIN:VTODO\r\nUID:t{n}\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:Todo\r\nEND:VTODO\r\n"
+            for n in range(30)
+        )
+        + "END:VCALENDAR\r\n"
+    )
+    (folder / "scan.bin").write_bytes(bytes(range(256)) * 8)
+    grants = [f"file-system={folder}"]
+
+    def fresh(name: str) -> Repository:
+        return api.init(tmp_path / name, clock=SystemClock(), author="alice")
+
+    whole = fresh("whole")
+    try:
+        done = api.import_(whole, "file-system-import", [folder], author="alice", grants=grants,
+                           config={"batch_size": 50}, base=tmp_path)  # fmt: skip
+        assert done.state is State.SUCCEEDED, done.error
+        batches = sum(1 for c in api.log(whole) if c.metadata.get("batch") is not None)
+        assert batches >= 5
+        expected = whole.commit("main").root
+    finally:
+        whole.close()
+    stops: list[int] = []  # records read when stopped: a different point each time
+    for stop_after in range(1, batches):
+        repo = fresh(f"stopped-{stop_after}")
+        try:
+            op = api.create_operation(repo, "file-system-import", [folder], grants=grants,
+                                      config={"batch_size": 50}, base=tmp_path)  # fmt: skip
+            stopped = Executor(
+                repo, author="alice", should_stop=_after_batches(repo, op.id, stop_after)
+            ).run(op.id)
+            assert stopped.state is State.INTERRUPTED
+            stops.append(stopped.counts["read"])
+            resumed = api.run_operation(repo, op.id, author="alice")
+            assert resumed.state is State.SUCCEEDED, resumed.error
+            assert repo.commit("main").root == expected, stop_after
+        finally:
+            repo.close()
+    assert stops == sorted(set(stops))
