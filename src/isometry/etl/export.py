@@ -99,9 +99,12 @@ def export(
     if out.exists():
         raise ExportRefused(f"{out} already exists; export into a new folder")
     partial = out.with_name(out.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)  # what an interrupted export left
-    partial.mkdir(parents=True)
+    try:
+        if partial.exists():
+            shutil.rmtree(partial)  # what an interrupted export left
+        partial.mkdir(parents=True)
+    except OSError as error:
+        raise ExportRefused(f"{out}: cannot write the export there: {_why(error)}") from None
     try:
         with repo.db.snapshot():
             commit = repo.commit(at)
@@ -112,10 +115,18 @@ def export(
         if form == "jsonl":
             _manifest(partial, repo, at, commit.id, commit.root, counts)
         partial.rename(out)
+    except OSError as error:  # the disk filling up, say: nothing half-written is left
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ExportRefused(f"{out}: the export could not be written: {_why(error)}") from None
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return ExportReport(out, form, commit.id, commit.root, *counts)
+
+
+def _why(error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename else ""
+    return f"{error.strerror or error}{where}"
 
 
 def _sorted_rows(repo: Repository, seq: int, folder: Path) -> sqlite3.Connection:
