@@ -176,3 +176,39 @@ def test_an_export_is_an_operation_that_can_be_queued(repo: Repository, tmp_path
         api.export(repo, tmp_path / "never", at="nope", author=AUTHOR)
     assert not (tmp_path / "never").exists()
     assert not (tmp_path / "never.partial").exists()
+
+
+def test_an_export_that_cannot_be_written_fails_with_one_clear_error(
+    repo: Repository, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(IsometryError, match="cannot write the export there"):
+        api.export(repo, tmp_path / "a-file" / "out", author=AUTHOR)
+    (failed,) = api.operations(repo)
+    assert failed.state is State.FAILED  # ended, not left running
+
+
+def test_an_edge_whose_source_node_is_not_in_the_archive_is_reported(
+    repo: Repository, tmp_path: Path
+) -> None:
+    populate(repo, tmp_path)
+    out = tmp_path / "archive"
+    api.export(repo, out, author=AUTHOR)
+    stray = {"id": "f" * 8 + "-ffff-4fff-8fff-" + "f" * 12, "edge_type": "LINK",
+             "source_id": "f" * 8 + "-ffff-4fff-8fff-" + "f" * 11 + "e",
+             "target_id": "0" * 8 + "-0000-4000-8000-" + "0" * 12}  # fmt: skip
+    edges = out / "edges.jsonl"
+    edges.write_bytes(edges.read_bytes() + orjson.dumps(stray) + b"\n")  # sorts last
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    manifest["files"]["edges.jsonl"]["sha256"] = hashlib.sha256(edges.read_bytes()).hexdigest()
+    (out / "manifest.json").write_bytes(orjson.dumps(manifest))
+    other = api.init(tmp_path / "other", clock=repo.clock, author=AUTHOR)
+    try:
+        op = api.import_(other, "archive-import", [out], author=AUTHOR, base=tmp_path,
+                         grants=[f"file-system={out}"], config={"max_error_rate": 0.5})  # fmt: skip
+        assert op.counts["inserted"] == 4
+        (orphan,) = api.quarantine(other, op.id)
+        assert "is not in the archive" in str(orphan["reason"])
+        assert len(api.edges(other)) == 2
+    finally:
+        other.close()

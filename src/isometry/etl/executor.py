@@ -47,7 +47,7 @@ from isometry.vcs.fieldmerge import MergePolicy, merge_row
 from isometry.vcs.history import lookup
 from isometry.vcs.ops import Delete, Upsert
 from isometry.vcs.repository import Repository
-from isometry.vcs.rows import fetch_rows
+from isometry.vcs.rows import chunks, fetch_rows, marks
 
 PHASES = (
     "preparing",
@@ -470,11 +470,10 @@ class Executor:
             return {}
         graph, conn = self.repo.graph, self.repo.conn
         history: dict[str, list[tuple[int, str, str, str | None]]] = {}
-        for start in range(0, len(keys), 900):
-            part = keys[start : start + 900]
+        for part in chunks(keys):
             for key, seq, op_id, change, digest, transform, version in conn.execute(
                 "SELECT key, commit_seq, op_id, change, source_hash, transform,"
-                f" transform_version FROM lineage WHERE key IN ({','.join('?' * len(part))})",
+                f" transform_version FROM lineage WHERE key IN ({marks(len(part))})",
                 part,
             ):
                 # Written by another transform (or version): never "unchanged".
@@ -560,22 +559,19 @@ class Executor:
         given = {op.key for op in batch.ops if op.kind is RowKind.EDGE}
         conn = self.repo.conn
         candidates: list[str] = []
-        for start in range(0, len(nodes), 900):
-            part = nodes[start : start + 900]
+        for part in chunks(nodes):
             candidates += [
                 str(key)
                 for (key,) in conn.execute(
-                    f"SELECT id FROM edges WHERE source_id IN ({','.join('?' * len(part))})",
-                    part,
+                    f"SELECT id FROM edges WHERE source_id IN ({marks(len(part))})", part
                 )
                 if key not in given
             ]
         carried: dict[str, tuple[int, str | None, str | None]] = {}
-        for start in range(0, len(candidates), 900):
-            part = candidates[start : start + 900]
+        for part in chunks(candidates):
             for key, seq, file, record in conn.execute(
                 "SELECT key, commit_seq, file, record FROM lineage WHERE kind = ? AND"
-                f" transform = ? AND key IN ({','.join('?' * len(part))})",
+                f" transform = ? AND key IN ({marks(len(part))})",
                 [int(RowKind.EDGE), importer.name, *part],
             ):
                 if key not in carried or seq >= carried[key][0]:

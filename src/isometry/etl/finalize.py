@@ -25,7 +25,7 @@ from isometry.vcs.commits import Change, Commit
 from isometry.vcs.fieldmerge import MergePolicy
 from isometry.vcs.history import lookup
 from isometry.vcs.ops import Patch
-from isometry.vcs.rows import fetch_rows
+from isometry.vcs.rows import fetch_rows, marks
 
 if TYPE_CHECKING:
     from isometry.etl.executor import Executor, _Run
@@ -74,7 +74,7 @@ def _gone(ex: Executor, run: _Run) -> dict[str, str]:
         latest: dict[str, tuple[int, str | None, str]] = {}
         for key, seq, file, transform in conn.execute(
             "SELECT key, commit_seq, file, transform FROM lineage WHERE kind = ?"
-            f" AND change != 'delete' AND transform IN ({','.join('?' * len(names))})",
+            f" AND change != 'delete' AND transform IN ({marks(len(names))})",
             (int(RowKind.NODE), *names),
         ):
             if key in seen or not graph.is_ancestor(seq, run.head):

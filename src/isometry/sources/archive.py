@@ -119,7 +119,7 @@ class ArchiveImporter:
         attached = _attachments(folder, opener)
         nodes_path, edges_path = folder / "nodes.jsonl", folder / "edges.jsonl"
         with open_source(nodes_path, opener) as nodes, open_source(edges_path, opener) as edges:
-            edge_lines = _lines(edges, edge_offset)
+            edge_lines = _edges(edges, edge_offset, edges_path)
             pending = next(edge_lines, None)
             at_edge, node_offset = edge_offset, start
 
@@ -131,16 +131,16 @@ class ArchiveImporter:
                 line += 1
                 node = _row(raw, nodes_path, node_offset)
                 key = str(node["id"])
-                while pending is not None and _source(pending[1], edges_path) < key:
+                while pending is not None and _source(pending) < key:
                     at_edge = pending[0]
-                    yield _orphan(edges_path, pending[1]), cursor()
+                    yield _orphan(edges_path, pending), cursor()
                     pending = next(edge_lines, None)
-                mine: list[bytes] = []
-                while pending is not None and _source(pending[1], edges_path) == key:
-                    mine.append(pending[1])
+                mine: list[_Edge] = []
+                while pending is not None and _source(pending) == key:
+                    mine.append(pending)
                     at_edge = pending[0]
                     pending = next(edge_lines, None)
-                digest = hashlib.sha256(raw + b"".join(mine)).hexdigest()
+                digest = hashlib.sha256(raw + b"".join(e[1] for e in mine)).hexdigest()
                 files = tuple(
                     Attachment(name, path=folder / "attachments" / blob, role=role, mime_type=mime)
                     for blob, role, name, mime in attached.get(key, ())
@@ -151,27 +151,35 @@ class ArchiveImporter:
                         locator=Locator(str(nodes_path), key, line=line),
                         source_hash=digest,
                         raw=raw.decode(),
-                        edges=tuple(orjson.loads(e) for e in mine),
+                        edges=tuple(e[2] for e in mine),
                         attachments=files,
                     ),
                     cursor(),
                 )
             while pending is not None:
                 at_edge = pending[0]
-                yield _orphan(edges_path, pending[1]), cursor()
+                yield _orphan(edges_path, pending), cursor()
                 pending = next(edge_lines, None)
 
 
-def _source(line: bytes, path: Path) -> str:
-    row = _row(line, path, 0)
-    return str(row.get("source_id"))
+# An edge line: the offset after it, its bytes, and the row they hold (read once).
+_Edge = tuple[int, bytes, dict[str, JSON]]
 
 
-def _orphan(path: Path, line: bytes) -> Rejected:
-    row = orjson.loads(line)
+def _edges(stream: BinaryIO, offset: int, path: Path) -> Iterator[_Edge]:
+    for after, raw in _lines(stream, offset):
+        yield after, raw, _row(raw, path, after)
+
+
+def _source(edge: _Edge) -> str:
+    return str(edge[2].get("source_id"))
+
+
+def _orphan(path: Path, edge: _Edge) -> Rejected:
+    _, raw, row = edge
     return Rejected(
         Locator(str(path), str(row.get("id"))),
-        line.decode(),
+        raw.decode(),
         f"edge {row.get('id')}: its source node {row.get('source_id')} is not in the archive",
     )
 

@@ -29,6 +29,7 @@ from isometry.errors import SourceError, SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.records import (
+    BOMS,
     Origin,
     cursor_position,
     open_source,
@@ -39,14 +40,6 @@ from isometry.sources.records import (
 SUFFIXES = frozenset({".csv", ".tsv", ".tab"})
 TAB_SUFFIXES = frozenset({".tsv", ".tab"})
 DELIMITERS = ",;\t|"
-# UTF-32 first: its little-endian mark begins with UTF-16's.
-BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # Among encodings that read a sample equally well, the one most CSV exports were written in.
 PREFERRED_LEGACY = "cp1252"
 _PREFIX = 1 << 16

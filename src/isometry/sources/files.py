@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from isometry.errors import SourceError
 from isometry.model import JSON
 from isometry.sources.base import (
     Attachment,
@@ -30,7 +29,7 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
-from isometry.sources.records import digest_stream, open_source
+from isometry.sources.records import DONE, digest_stream, open_source, record_read
 
 
 def _digest(path: Path, opener: Opener) -> tuple[str, int]:
@@ -56,9 +55,7 @@ class FileImporter:
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
     ) -> Iterator[tuple[Item, JSON]]:
-        if cursor is not None:
-            if cursor != {"done": True}:
-                raise SourceError(f"{path}: {cursor!r} is not a cursor for a single file")
+        if record_read(cursor, path):
             return
         digest, size = _digest(path, opener)
         stat = path.stat()
@@ -90,5 +87,5 @@ class FileImporter:
                 raw=str(path),
                 attachments=(Attachment(path.name, path=path, mime_type=mime),),
             ),
-            {"done": True},
+            DONE,
         )

@@ -40,14 +40,19 @@ from charset_normalizer import from_bytes
 from trafilatura.metadata import extract_metadata
 from trafilatura.settings import DEFAULT_CONFIG
 
-from isometry.errors import SourceError
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
-from isometry.sources.records import one_record_scan, open_source, parse_time
+from isometry.sources.records import (
+    BOMS,
+    DONE,
+    one_record_scan,
+    open_source,
+    parse_time,
+    record_read,
+)
 
 SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 RECORD = "page"
-DONE: dict[str, JSON] = {"done": True}
 _NETSCAPE = re.compile(rb"<!doctype\s+netscape-bookmark-file-1", re.IGNORECASE)
 _PEEK = 1024
 # A saved page is rarely over a few MB; past this it is not a page a person reads.
@@ -59,14 +64,6 @@ _RAW_MAX = 64 * 1024
 _DECLARATION_WINDOW = 4096
 _META_CHARSET = re.compile(rb"<meta[^>]+?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"<\?xml[^>]+encoding\s*=\s*[\"']([\w.:-]+)", re.IGNORECASE)
-# UTF-32 first: its little-endian mark begins with UTF-16's.
-BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # Browsers read a page labelled Latin-1 or ASCII as windows-1252 (the HTML standard says so).
 _WEB_DEFAULT = "cp1252"
 _READ_AS = {"latin-1": _WEB_DEFAULT, "iso8859-1": _WEB_DEFAULT, "ascii": _WEB_DEFAULT}
@@ -113,19 +110,11 @@ class HtmlImporter:
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
     ) -> Iterator[tuple[Item, JSON]]:
-        if _is_done(cursor, path):
+        if record_read(cursor, path):
             return
         with open_source(path, opener) as stream:
             data = stream.read(_MAX_PAGE + 1)
         yield _page_item(path, data), dict(DONE)
-
-
-def _is_done(cursor: JSON, path: Path) -> bool:
-    if cursor is None:
-        return False
-    if isinstance(cursor, Mapping) and cursor.get("done") is True and len(cursor) == 1:
-        return True
-    raise SourceError(f"{path}: {cursor!r} is not a cursor for a web page")
 
 
 def _page_item(path: Path, data: bytes) -> Item:

@@ -34,7 +34,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
-from isometry.errors import SourceError
 from isometry.model import JSON, utc_timestamp
 from isometry.sources.base import (
     Attachment,
@@ -47,12 +46,18 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
-from isometry.sources.records import digest_stream, one_record_scan, open_source, source_id_for
+from isometry.sources.records import (
+    DONE,
+    digest_stream,
+    one_record_scan,
+    open_source,
+    record_read,
+    source_id_for,
+)
 
 SUFFIX = ".json"
 BOM = b"\xef\xbb\xbf"
 RECORD = "note"
-DONE: dict[str, JSON] = {"done": True}
 # Field names only Keep's notes carry together; two of them in one object make it a note.
 KEEP_KEYS = frozenset(
     {
@@ -108,19 +113,11 @@ class GoogleKeepImporter:
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
     ) -> Iterator[tuple[Item, JSON]]:
-        if _is_done(cursor, path) or path.suffix.lower() != SUFFIX:
+        if record_read(cursor, path) or path.suffix.lower() != SUFFIX:
             return
         with open_source(path, opener) as stream:
             data = stream.read(_MAX_NOTE + 1)
         yield _note_item(path, data, opener), dict(DONE)
-
-
-def _is_done(cursor: JSON, path: Path) -> bool:
-    if cursor is None:
-        return False
-    if isinstance(cursor, Mapping) and cursor.get("done") is True and len(cursor) == 1:
-        return True
-    raise SourceError(f"{path}: {cursor!r} is not a cursor for a Keep note")
 
 
 # -- telling Keep's files -------------------------------------------------------------------

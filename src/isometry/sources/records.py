@@ -11,6 +11,7 @@ number) is passed on as it is, so validation quarantines the record instead of l
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
@@ -29,6 +30,16 @@ from dateutil import parser as date_parser  # type: ignore[import-untyped]
 from isometry.errors import IsometryError, ModelError, SourceError, SourceUnreadable
 from isometry.model import JSON, utc_timestamp
 from isometry.sources.base import Attachment, Opener, Options, Scan
+
+# Byte order marks and the encodings they announce; UTF-32 first: its little-endian mark
+# begins with UTF-16's.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
 NODE_TYPES = frozenset(
     {"note", "task", "event", "person", "bookmark", "article", "document", "spreadsheet"}
@@ -427,3 +438,19 @@ def one_record_scan(path: Path, opener: Opener) -> Scan:
     with open_source(path, opener) as stream:
         fingerprint, size, _ = digest_stream(stream)
     return Scan(records=1, size=size, fingerprint=fingerprint)
+
+
+# -- files that are one record -------------------------------------------------------------
+
+# The cursor after the one record of a file (a page, a Keep note, a Markdown note...).
+DONE: JSON = {"done": True}
+
+
+def record_read(cursor: JSON, path: Path) -> bool:
+    """Whether the one record of ``path`` was already read (``cursor`` is ``DONE``); any
+    other cursor than ``None`` or ``DONE`` is not one of this kind of file's."""
+    if cursor is None:
+        return False
+    if cursor == DONE:
+        return True
+    raise SourceError(f"{path}: {cursor!r} is not a cursor for a file of one record")

@@ -41,14 +41,10 @@ from isometry.sources.base import (
     attachment_link,
 )
 from isometry.sources.records import cursor_position, map_columns, map_record
-from isometry.sources.sqlitefile import Snapshot, is_sqlite, snapshot
+from isometry.sources.sqlitefile import Snapshot, is_sqlite, quoted, snapshot
 from isometry.sources.sqlitemap import DatabaseMapping, MappingError, TableMapping, load
 
 SOURCE = "sqlite"
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class _Bytes(bytes):

@@ -26,6 +26,11 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 1 << 20
 
 
+def quoted(name: str) -> str:
+    """A table or column name as an SQL identifier, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def is_sqlite(path: Path) -> bool:
     """Whether the file at ``path`` starts like a SQLite database (a quick look, no grants:
     used only to choose an importer)."""

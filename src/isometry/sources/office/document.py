@@ -40,7 +40,7 @@ from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejecte
 from isometry.sources.office import markdown
 from isometry.sources.office.inline import Images, Inline
 from isometry.sources.office.lists import Lists
-from isometry.sources.office.package import check_package, damaged, measure
+from isometry.sources.office.package import check_package, count_parts, damaged, measure
 from isometry.sources.office.properties import core_fields
 from isometry.sources.records import Origin, cursor_position, open_source, sha256_hex
 
@@ -191,13 +191,7 @@ _UNREAD = (
 
 
 def _unread_parts(document: Document) -> dict[str, JSON]:
-    names = [str(part.partname) for part in document.part.package.iter_parts()]
-    found: dict[str, JSON] = {}
-    for prefix, label in _UNREAD:
-        count = sum(1 for name in names if name.startswith(prefix))
-        if count:
-            found[label] = count
-    return found
+    return count_parts((str(p.partname) for p in document.part.package.iter_parts()), _UNREAD)
 
 
 _NOTE_KINDS = {"footnotes": ("w:footnote", "/footnotes"), "endnotes": ("w:endnote", "/endnotes")}

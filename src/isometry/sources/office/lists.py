@@ -90,6 +90,8 @@ class Lists:
         try:
             numbering = part.numbering_part.element
         except (KeyError, NotImplementedError):
+            # python-docx raises NotImplementedError for a document without a numbering
+            # part (it cannot make one up): no list then is numbered.
             return
         abstract: dict[str, dict[int, _Level]] = {}
         links: dict[str, str] = {}

@@ -10,11 +10,13 @@ here first turns the common cases into one sentence a user can act on.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 from zipfile import BadZipFile
 
 from isometry.errors import SourceUnreadable
+from isometry.model import JSON
 from isometry.sources.base import Scan
 from isometry.sources.records import digest_stream
 
@@ -61,6 +63,18 @@ def _holds(stream: BinaryIO, needle: bytes) -> bool:
         return False
     finally:
         stream.seek(0)
+
+
+def count_parts(names: Iterable[str], kinds: Iterable[tuple[str, str]]) -> dict[str, JSON]:
+    """How many of the package's parts (by name) start with each prefix of ``kinds``
+    (prefix, label): the parts an importer leaves out, counted so none goes unsaid."""
+    listed = list(names)
+    found: dict[str, JSON] = {}
+    for prefix, label in kinds:
+        count = sum(1 for name in listed if name.startswith(prefix))
+        if count:
+            found[label] = count
+    return found
 
 
 def measure(stream: BinaryIO) -> Scan:

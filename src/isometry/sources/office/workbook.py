@@ -29,7 +29,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
 from isometry.sources.office.cells import SheetRows
-from isometry.sources.office.package import check_package, damaged, measure
+from isometry.sources.office.package import check_package, count_parts, damaged, measure
 from isometry.sources.office.properties import core_fields
 from isometry.sources.office.sheet import (
     Book,
@@ -135,12 +135,7 @@ def _unread_parts(stream: BinaryIO) -> dict[str, JSON]:
             names = [n for n in package.namelist() if not n.endswith("/")]
     except BadZipFile:
         return {}  # openpyxl says what is wrong with the file
-    found: dict[str, JSON] = {}
-    for prefix, label in _UNREAD:
-        count = sum(1 for name in names if name.startswith(prefix))
-        if count:
-            found[label] = count
-    return found
+    return count_parts(names, _UNREAD)
 
 
 def _book(

@@ -32,7 +32,7 @@ from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Rejected, Scan
 from isometry.sources.records import core_data_time, cursor_position, sha256_hex
-from isometry.sources.sqlitefile import Snapshot, is_sqlite, snapshot
+from isometry.sources.sqlitefile import Snapshot, is_sqlite, quoted, snapshot
 
 SOURCE = "safari"
 ITEMS = "history_items"
@@ -127,15 +127,11 @@ def _check_schema(path: Path, snap: Snapshot) -> None:
             )
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _query(snap: Snapshot) -> tuple[str, list[str]]:
     """The items after a given id with their visits summarised, and the names of its columns."""
     extra = [c for c in snap.columns(ITEMS) if c not in _MAPPED and c not in DERIVED]
     names = [*_MAPPED, *extra, "visits", "first_visit_time", "last_visit_time", "title"]
-    selected = [f"i.{_quoted(c)}" for c in (*_MAPPED, *extra)]
+    selected = [f"i.{quoted(c)}" for c in (*_MAPPED, *extra)]
     of_item = f"FROM {VISITS} v WHERE v.history_item = i.id"
     selected += [
         f"(SELECT count(*) {of_item})",

@@ -14,7 +14,6 @@ the next operation.)
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -24,9 +23,9 @@ from typing import BinaryIO, TypeVar
 from weakref import WeakKeyDictionary
 
 from isometry.sources.base import Opener
+from isometry.sources.records import digest_stream
 from isometry.sources.vault.frontmatter import note_id_in
 
-_CHUNK = 1 << 20
 _REMEMBERED = 65_536
 
 T = TypeVar("T")
@@ -81,10 +80,7 @@ def file_digest(path: Path, opener: Opener) -> str:
     subclasses ``SourceUnreadable`` and ``PermissionRefused``)."""
 
     def digest(stream: BinaryIO) -> str:
-        hashed = hashlib.sha256()
-        while chunk := stream.read(_CHUNK):
-            hashed.update(chunk)
-        return hashed.hexdigest()
+        return digest_stream(stream)[0]
 
     memos = _memos_of(opener)
     value = _remembered(path, opener, None if memos is None else memos[0], digest)

@@ -14,15 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 
-from isometry.errors import SourceError, SourceUnreadable
+from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
-from isometry.sources.records import open_source
+from isometry.sources.records import DONE, open_source, record_read
 from isometry.sources.vault.index import NOTE_SUFFIXES, Vault, vault_of
 from isometry.sources.vault.links import SOURCE
 from isometry.sources.vault.note import note_item
-
-DONE: JSON = {"done": True}
 
 
 class MarkdownImporter:
@@ -43,10 +41,8 @@ class MarkdownImporter:
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
     ) -> Iterator[tuple[Item, JSON]]:
-        if cursor == DONE:
+        if record_read(cursor, path):
             return
-        if cursor is not None:
-            raise SourceError(f"{path}: {cursor!r} is not a cursor for a Markdown note")
         with open_source(path, opener) as stream:
             data = _read(path, stream)
             mtime_ns = _mtime_ns(path, stream)
