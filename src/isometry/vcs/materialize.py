@@ -92,7 +92,8 @@ class _Plan:
     removed: list[str] = field(default_factory=list)
     inserted: list[tuple[object, ...]] = field(default_factory=list)
     # Updates grouped by the columns they change: untouched columns (and their indexes)
-    # are not rewritten, which halves the pages a large merge dirties.
+    # are not rewritten, which halves the pages a large merge dirties. Each ends with the
+    # row's rowid, so the table is reached directly, not through its id index.
     updated: dict[tuple[int, ...], list[tuple[object, ...]]] = field(default_factory=dict)
     unindex: list[tuple[object, ...]] = field(default_factory=list)
     reindex: list[str] = field(default_factory=list)  # inserted rows: rowids not known yet
@@ -128,11 +129,31 @@ def _plan(
         differing = tuple(i for i in range(1, len(new)) if old[i + 1] != new[i])
         if not differing:
             continue
-        plan.updated.setdefault(differing, []).append((*(new[i] for i in differing), key))
+        plan.updated.setdefault(differing, []).append((*(new[i] for i in differing), old[0]))
         if fts and not _FTS_INDEXES.isdisjoint(differing):
             plan.unindex.append(_fts_values(old))
             plan.refill.append((old[0], *(new[i] for i in _FTS_ORDER)))
+    # FTS5 flushes its pending terms to a new segment whenever a rowid comes lower than the
+    # one before, so the index is fed in rowid order: in key order (random rowids) a
+    # 10,000-row merge spent five times as long in the index. Rows are updated in the same
+    # order, so neighbouring rows share their pages.
+    plan.unindex.sort(key=_rowid)
+    plan.refill.sort(key=_rowid)
+    for values in plan.updated.values():
+        values.sort(key=_last)
     return plan
+
+
+def _rowid(values: tuple[object, ...]) -> int:
+    rowid = values[0]
+    assert isinstance(rowid, int)
+    return rowid
+
+
+def _last(values: tuple[object, ...]) -> int:
+    rowid = values[-1]
+    assert isinstance(rowid, int)
+    return rowid
 
 
 def _fts_values(old: tuple[object, ...]) -> tuple[object, ...]:
@@ -151,7 +172,7 @@ def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
         conn.execute(f"DELETE FROM {table} WHERE id IN ({marks(len(part))})", part)
     for differing, values in plan.updated.items():
         assignments = ", ".join(f"{columns[i]} = ?" for i in differing)
-        conn.executemany(f"UPDATE {table} SET {assignments} WHERE id = ?", values)
+        conn.executemany(f"UPDATE {table} SET {assignments} WHERE rowid = ?", values)
     conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})",
         plan.inserted,
@@ -160,7 +181,7 @@ def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
     for part in chunks(plan.reindex):
         conn.execute(
             f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
-            f" WHERE id IN ({marks(len(part))})",
+            f" WHERE id IN ({marks(len(part))}) ORDER BY rowid",
             part,
         )
 
