@@ -39,16 +39,15 @@ class RowKind(IntEnum):
 
 
 _NAMESPACE_BYTES = ID_NAMESPACE.bytes
+# The UUID variant bits (10) over the high nibble of byte 8, by its hex digit.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def node_id_for(source: str, source_id: str) -> NodeId:
     """The id every machine gives the record ``source_id`` of ``source``: the UUIDv5 of
     ``source:source_id`` (RFC 4122, computed directly: ``uuid.uuid5`` is 5x slower)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{source}:{source_id}".encode()).digest())
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest[:16].hex()
-    return NodeId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    h = hashlib.sha1(_NAMESPACE_BYTES + f"{source}:{source_id}".encode()).hexdigest()
+    return NodeId(f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}")
 
 
 def edge_id_for(edge_type: str, source_id: str, target_id: str, label: str | None) -> EdgeId:
@@ -59,10 +58,16 @@ def edge_id_for(edge_type: str, source_id: str, target_id: str, label: str | Non
 
 
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+# Canonical times lately found valid: an import checks each time twice (in the mapping, then in
+# validation), and the second check is then a lookup. Emptied when full.
+_CHECKED_TIMES: set[str] = set()
+_CHECKED_LIMIT = 16384
 
 
 def utc_timestamp(value: object, name: str = "time") -> str:
     """Normalise a time to UTC ISO-8601 with a ``Z``; naive times are taken as UTC."""
+    if type(value) is str and value in _CHECKED_TIMES:
+        return value
     if (
         isinstance(value, str)
         and _CANONICAL_TIME.fullmatch(value)
@@ -72,6 +77,10 @@ def utc_timestamp(value: object, name: str = "time") -> str:
             datetime.fromisoformat(value[:-1])  # still a real date: 2024-02-30 is refused
         except ValueError:
             raise ModelError(f"{name}: {value!r} is not a valid date or time") from None
+        if type(value) is str:
+            if len(_CHECKED_TIMES) >= _CHECKED_LIMIT:
+                _CHECKED_TIMES.clear()
+            _CHECKED_TIMES.add(value)
         return value
     if isinstance(value, datetime):
         moment = value
@@ -91,13 +100,23 @@ def utc_timestamp(value: object, name: str = "time") -> str:
         moment = moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable time
         raise ModelError(f"{name}: {value!r} is out of the range of times") from None
-    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return moment.strftime(pattern)
+    # isoformat, not strftime: glibc's %Y writes the year 999 as "999", not "0999".
+    spec = "microseconds" if moment.microsecond else "seconds"
+    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise ModelError(f"{name}: expected text, got {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError as error:
+            # A JSON escape like "\ud800" decodes to half a character that no UTF-8 text
+            # can hold: the record is refused here, not when its row is encoded.
+            raise ModelError(
+                f"{name}: holds an unpaired surrogate at character {error.start}, which is not text"
+            ) from None
     return value
 
 
@@ -119,6 +138,15 @@ def _number(value: object, name: str, low: float, high: float) -> float:
 
 
 def _tags(value: object) -> tuple[str, ...]:
+    if type(value) is list:  # of text, most often: the same as below, in one pass
+        tags = set()
+        for tag in value:
+            if type(tag) is not str or not tag.isascii():
+                break
+            tags.add(tag.strip())
+        else:
+            tags.discard("")
+            return tuple(sorted(tags))
     if isinstance(value, str):
         value = [part for chunk in value.split(";") for part in chunk.split(",")]
     if not isinstance(value, list | tuple):
@@ -127,7 +155,19 @@ def _tags(value: object) -> tuple[str, ...]:
     return tuple(sorted({_text(tag, "tags").strip() for tag in value} - {""}))
 
 
+def _plain_item(item: tuple[object, object]) -> bool:
+    """A property that a JSON round trip leaves as it is: ASCII text, a boolean or null."""
+    key, value = item
+    return (
+        type(key) is str
+        and key.isascii()
+        and (value is None or type(value) is bool or (type(value) is str and value.isascii()))
+    )
+
+
 def _properties(value: object, name: str = "properties") -> dict[str, JSON]:
+    if type(value) is dict and all(map(_plain_item, value.items())):
+        return dict(value)  # what the round trip below gives, without it
     if not isinstance(value, Mapping):
         raise ModelError(f"{name}: expected an object, got {type(value).__name__}")
     try:
@@ -282,10 +322,16 @@ _NODE_CHECKS: dict[str, Callable[[object, str], Any]] = {
 }
 
 
+_TEXT_NAMES = frozenset(TEXT_FIELDS)
+
+
 def normalize_node(data: Mapping[str, object]) -> dict[str, Any]:
     """Check every field of a node and return the normalised keyword arguments for ``Node``."""
     out: dict[str, Any] = {}
     for name, value in data.items():
+        if type(value) is str and name in _TEXT_NAMES and value.isascii():
+            out[name] = value  # what _text gives
+            continue
         if name == "id":
             continue
         check = _NODE_CHECKS.get(name)
@@ -358,9 +404,15 @@ def normalize_edge(data: Mapping[str, object]) -> dict[str, Any]:
 def node_row(data: Mapping[str, object]) -> dict[str, JSON]:
     """Validate a node mapping and return its stored row (what ``Node.row()`` gives, faster)."""
     row = {"node_type": "note", "name": "", **normalize_node(data)}
+    # What compact() would drop: of the checked values, only tags and properties can be empty.
     if "tags" in row:
-        row["tags"] = list(row["tags"])
-    return compact(row)
+        if row["tags"]:
+            row["tags"] = list(row["tags"])
+        else:
+            del row["tags"]
+    if "properties" in row and not row["properties"]:
+        del row["properties"]
+    return row
 
 
 def edge_row(data: Mapping[str, object]) -> dict[str, JSON]:

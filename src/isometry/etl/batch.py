@@ -60,6 +60,9 @@ class Batch:
         self.ops = kept
 
 
+_NODE, _EDGE = RowKind.NODE, RowKind.EDGE
+
+
 def _origin(draft: Draft) -> Origin:
     loc = draft.locator
     return Origin(loc.file, loc.record, loc.line, loc.offset, loc.length, draft.source_hash)
@@ -82,46 +85,48 @@ def build(
     date_to: str | None,
 ) -> Batch:
     """Transform and validate each item."""
-    batch = Batch()
+    batch = Batch(read=len(items))
+    ranged = date_from is not None or date_to is not None
+    # Bound once: this loop runs for every record of an import.
+    ops, origins, origin_of, seen = batch.ops, batch.origins, batch.origin_of, batch.seen
     for item in items:
-        batch.read += 1
-        if isinstance(item, Skipped):
-            batch.left_out.append(item)
-            continue
         if not isinstance(item, Draft):
-            batch.quarantined.append(Quarantined(item.locator, item.raw, item.reason))
+            if isinstance(item, Skipped):
+                batch.left_out.append(item)
+            else:
+                batch.quarantined.append(Quarantined(item.locator, item.raw, item.reason))
             continue
         try:
             row = node_row(item.node)
-            edges = [edge_row(edge) for edge in item.edges]
+            edges = [edge_row(edge) for edge in item.edges] if item.edges else []
         except ModelError as error:
             batch.quarantined.append(Quarantined(item.locator, item.raw, str(error)))
             continue
-        key = (RowKind.NODE, str(row["id"]))
+        key = (_NODE, str(row["id"]))
         # Seen even when the date range leaves it out: a sync must not delete it.
-        batch.seen.append(key[1])
-        if not _in_range(row, date_from, date_to):
+        seen.append(key[1])
+        if ranged and not _in_range(row, date_from, date_to):
             batch.filtered += 1
             continue
         origin = _origin(item)
-        if key in batch.origins:
+        if key in origins:
             # The same record twice in one batch: the later one wins and the earlier one
             # never reaches the store, so it is counted as superseded (with the unchanged).
-            batch.ops = [op for op in batch.ops if (op.kind, op.key) != key]
+            ops[:] = [op for op in ops if (op.kind, op.key) != key]
             batch.skipped += 1
-        node_op = Upsert(RowKind.NODE, row)
-        batch.ops.append(node_op)
-        batch.origin_of[id(node_op)] = origin
-        batch.origins[key] = origin
+        node_op = Upsert(_NODE, row)
+        ops.append(node_op)
+        origin_of[id(node_op)] = origin
+        origins[key] = origin
         batch.hashes[key] = item.source_hash
         if item.attachments:
             batch.attachments[key[1]] = item.attachments
         for edge in edges:
-            edge_key = (RowKind.EDGE, str(edge["id"]))
-            edge_op = Upsert(RowKind.EDGE, edge)
-            batch.ops.append(edge_op)
-            batch.origin_of[id(edge_op)] = origin
-            batch.origins[edge_key] = origin
+            edge_key = (_EDGE, str(edge["id"]))
+            edge_op = Upsert(_EDGE, edge)
+            ops.append(edge_op)
+            origin_of[id(edge_op)] = origin
+            origins[edge_key] = origin
     return batch
 
 

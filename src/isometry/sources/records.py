@@ -66,6 +66,7 @@ FIELD_OF: Mapping[str, str] = {
     synonym: field for field, synonyms in SYNONYMS.items() for synonym in synonyms
 }
 ID_NAMES = ("id", "uuid", "key")
+_ATTACHMENT_FIELDS = ("attachments", "files")
 
 _SEPARATORS = re.compile(r"[\s\-]+")
 _TAG_SEPARATORS = re.compile(r"[;,]")
@@ -88,6 +89,25 @@ def is_blank(value: JSON) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# What a source field name stands for: (node field or "", an id name, an attachments name).
+# Every record of a source repeats the same names, so a dict is cheaper than normalising them;
+# it is emptied when a source keeps inventing names.
+_Role = tuple[str, bool, bool]
+_ROLES: dict[str, _Role] = {}
+_ROLES_LIMIT = 4096
+
+
+def _role(name: str) -> _Role:
+    role = _ROLES.get(name)
+    if role is None:
+        normal = normal_name(name)
+        role = (FIELD_OF.get(normal, ""), normal in ID_NAMES, normal in _ATTACHMENT_FIELDS)
+        if len(_ROLES) >= _ROLES_LIMIT:
+            _ROLES.clear()
+        _ROLES[name] = role
+    return role
+
+
 def map_record(
     fields: Mapping[str, JSON], *, source: str, source_id: str, dayfirst: bool = False
 ) -> dict[str, JSON]:
@@ -99,16 +119,17 @@ def map_record(
     properties: dict[str, JSON] = {}
     taken: set[str] = set()
     for name, value in fields.items():
-        if is_blank(value):
+        if value is None or (isinstance(value, str) and not value.strip()):  # is_blank
             continue
-        field = FIELD_OF.get(normal_name(name))
-        if field is None or field in taken:
-            converted = _NOT_MAPPED
-        elif field in TIME_FIELDS:
+        field = (_ROLES.get(name) or _role(name))[0]
+        if not field or field in taken:
+            properties[name] = value
+            continue
+        if field in TIME_FIELDS:
             converted = parse_time(value, dayfirst=dayfirst)
         else:
             converted = CONVERT[field](value)
-        if field is None or converted is _NOT_MAPPED:
+        if converted is _NOT_MAPPED:
             properties[name] = value
             continue
         node[field] = converted
@@ -155,7 +176,7 @@ def map_columns(
 def row_key(fields: Mapping[str, JSON], number: int) -> str:
     """The record's key within its file: its first non-empty id field, else its number."""
     for name, value in fields.items():
-        if normal_name(name) in ID_NAMES and not is_blank(value):
+        if (_ROLES.get(name) or _role(name))[1] and not is_blank(value):
             text = _scalar_text(value)
             if isinstance(text, str):
                 return text.strip()
@@ -203,6 +224,8 @@ def _scalar_text(value: JSON) -> JSON:
 
 
 def _stripped_text(value: JSON) -> JSON:
+    if type(value) is str:
+        return value.strip()
     text = _scalar_text(value)
     return text.strip() if isinstance(text, str) else text
 
@@ -238,6 +261,15 @@ def _number(value: JSON) -> JSON:
 
 
 def _tags(value: JSON) -> JSON:
+    if type(value) is list:  # of text, most often: the same as below, in one pass
+        tags: list[JSON] = []
+        for part in value:
+            if type(part) is not str:
+                break
+            if tag := part.strip():
+                tags.append(tag)
+        else:
+            return tags
     if isinstance(value, str):
         parts: list[JSON] = _TAG_SEPARATORS.split(value)
     elif isinstance(value, list):
@@ -256,11 +288,9 @@ def parse_time(value: JSON, *, dayfirst: bool = False) -> JSON:
     milliseconds when they are that large; other text is parsed by dateutil (``01/05/2024`` is
     5 January unless ``dayfirst``), and only when it names a year. Times without a zone are UTC.
     """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return _epoch(value, value)
     if not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _epoch(value, value)
         return value
     text = value.strip()
     try:
@@ -366,16 +396,13 @@ def cursor_position(cursor: JSON, names: tuple[str, ...], path: Path) -> tuple[i
     return tuple(v for v in found if isinstance(v, int))
 
 
-_ATTACHMENT_FIELDS = ("attachments", "files")
-
-
 def attachments_of(fields: Mapping[str, JSON], folder: Path) -> tuple[Attachment, ...]:
     """Files a record names under ``attachments`` (or ``files``): paths relative to the source
     file's folder, given as strings or as objects with ``path`` (or ``file``) and optionally
     ``name`` and ``mime_type``. The field itself also stays in ``properties``."""
     found: list[Attachment] = []
     for name, value in fields.items():
-        if normal_name(name) not in _ATTACHMENT_FIELDS or not isinstance(value, list):
+        if not (_ROLES.get(name) or _role(name))[2] or not isinstance(value, list):
             continue
         for entry in value:
             path, label, mime = None, None, None
