@@ -306,7 +306,7 @@ def merge_states(
             state[key] = outcome.row
         conflicts += [(key, *c) for c in outcome.conflicts]
         flagged += [(key, f) for f in outcome.flagged]
-    return Merged(state, conflicts, flagged)
+    return Merged(state, conflicts, sorted(flagged))
 
 
 def resolved(merged: Merged, choices: dict[tuple[str, str], str]) -> State:

@@ -267,7 +267,11 @@ def _finish(
 
 
 def _flag_list(outcome: Outcome) -> list[dict[str, JSON]]:
-    return [{"kind": KIND_NAMES[k], "id": key, "field": f} for (k, key), f in outcome.flagged]
+    # Sorted: the order rows come in depends on the path history took, and this list goes
+    # into the commit's metadata, so equal merges must list it equally.
+    return [
+        {"kind": KIND_NAMES[k], "id": key, "field": f} for (k, key), f in sorted(outcome.flagged)
+    ]
 
 
 def _dump(value: JSON) -> bytes:
