@@ -30,7 +30,7 @@ def _table(kind: RowKind) -> str:
 
 def to_columns(kind: RowKind, row: Mapping[str, JSON]) -> tuple[object, ...]:
     """A stored row as the values of its table's columns (hot path: one list, few branches)."""
-    values: list[object] = [row.get(name) for name in _columns(kind)]
+    values: list[object] = list(map(row.get, _columns(kind)))
     if kind is RowKind.NODE:
         values[_NODE_TAGS] = orjson.dumps(values[_NODE_TAGS] or []).decode()
         values[_NODE_PROPS] = _dump_properties(values[_NODE_PROPS])
@@ -81,7 +81,7 @@ def _current(
         for values in conn.execute(
             f"SELECT rowid, * FROM {table} WHERE id IN ({marks(len(part))})", part
         ):
-            found[str(values[1])] = tuple(values)
+            found[values[1]] = values
     return found
 
 
