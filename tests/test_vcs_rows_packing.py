@@ -38,9 +38,11 @@ def test_a_row_is_deflated_and_read_back() -> None:
     assert unpack(stored) == ROW
 
 
-def test_rows_deflated_as_before_still_read_back() -> None:
-    """Rows written at level 6 by a compressor made for each row, as stored until now."""
-    packer = zlib.compressobj(6, zlib.DEFLATED, -11, 6, zlib.Z_DEFAULT_STRATEGY, _DICTIONARY_V1)
+@pytest.mark.parametrize("level", [1, 2, 9])
+def test_rows_deflated_at_any_level_read_back(level: int) -> None:
+    """The level is the writer's choice; the format byte and the dictionary are what a reader
+    needs."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, -11, 6, zlib.Z_DEFAULT_STRATEGY, _DICTIONARY_V1)
     stored = bytes((DEFLATE_V1,)) + packer.compress(ROW) + packer.flush()
     assert unpack(stored) == ROW
 
