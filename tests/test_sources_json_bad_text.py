@@ -6,14 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from isometry import api
-from isometry.etl.operations import State
+from isometry.etl.operations import Operation
+from isometry.etl.states import State
 from isometry.model import utc_timestamp
 from isometry.vcs.repository import Repository
 
 AUTHOR = "tester"
 
 
-def _import(repo: Repository, path: Path) -> api.Operation:
+def _import(repo: Repository, path: Path) -> Operation:
     return api.import_(
         repo, "json-import", [path], author=AUTHOR, grants=[f"file-system={path.parent}"],
         base=path.parent, config={"max_error_rate": 0.5},
