@@ -94,9 +94,14 @@ def store_artifacts(
 ) -> dict[str, str]:
     """The operation's structured log (JSON Lines) and its report (JSON), kept as artifacts."""
     log_bytes = b"".join(orjson.dumps(entry) + b"\n" for entry in log)
-    log_ref = store.store(log_bytes, f"operation-{op_id}.log.jsonl", "application/x-ndjson")
-    store.reference(log_ref.hash, "artifact", op_id, "log")
     report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    report_ref = store.store(report_bytes, f"operation-{op_id}.report.json", "application/json")
+    # One batch: both files are made durable together, not one fsync round after the other.
+    log_ref, report_ref = store.store_many(
+        [
+            (log_bytes, f"operation-{op_id}.log.jsonl", "application/x-ndjson"),
+            (report_bytes, f"operation-{op_id}.report.json", "application/json"),
+        ]
+    )
+    store.reference(log_ref.hash, "artifact", op_id, "log")
     store.reference(report_ref.hash, "artifact", op_id, "report")
     return {"log": log_ref.hash, "report": report_ref.hash}
