@@ -12,8 +12,11 @@ Three workloads, each in a fresh temporary repository (``isometry.api.init``):
   size x (copies - 1)). Goal: equal.
 * ``small``: n distinct blobs of 1-10 KB (random bytes, seeded: incompressible) stored with
   ``ContentStore.store_many`` in batches of ``SMALL_BATCH``; stores per second. Goal: >= 5,000.
-  Also the cost of one ``os.fsync`` of a small new file on the same disk, serial, since the
-  batch's durability rests on one fsync per file.
+  Also what the disk costs per small new file in the same folder, serially: creating an
+  empty one before the run (high right after a large deletion: see ``creation_cost``), and
+  after it creating and writing one, one ``os.fsync`` of it (a blob's cost before batches,
+  and in a batch too small for syncfs), and one ``syncfs`` after 256 of them (a batch's burst
+  on Linux), per file.
 
 Figures are reported, never asserted; a wrong result (a blob that does not read back, a count
 that is off) fails the run.
@@ -36,6 +39,7 @@ from typing import Any
 
 from isometry import api
 from isometry.clock import SystemClock
+from isometry.content import backends
 from isometry.vcs.repository import Repository
 
 FIXTURES = Path("/work/shared/fixtures")
@@ -162,31 +166,68 @@ def _small_blobs(n: int, seed: int) -> Iterator[bytes]:
         yield index.to_bytes(8, "big") + rng.randbytes(size - 8)
 
 
-def fsync_cost(base: Path, count: int = 500) -> dict[str, float]:
-    """Serial cost of writing and fsyncing a new 5 KB file in ``base`` (same disk)."""
-    folder = Path(tempfile.mkdtemp(dir=base, prefix="fsync-"))
+def _new_file(path: Path, payload: bytes) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, payload)
+    return fd
+
+
+def creation_cost(base: Path, count: int = 200) -> float:
+    """Microseconds to create one new empty file in ``base`` now (the files are left for the
+    suite's clean-up: removing them would slow the next creations). Without a journal, ext4
+    skips the inodes freed in the last minutes when it allocates one, so this is high right
+    after a large deletion on the same file system."""
+    folder = Path(tempfile.mkdtemp(dir=base, prefix="create-"))
+    started = time.perf_counter()
+    for index in range(count):
+        os.close(os.open(folder / f"f{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return (time.perf_counter() - started) / count * 1e6
+
+
+def disk_costs(base: Path, count: int = 512) -> dict[str, float | None]:
+    """Serial costs of new 5 KB files in ``base`` (same disk): creating and writing one, one
+    ``os.fsync`` of one, and one syncfs (the store's, with its fsync) after 256, per file."""
+    folder = Path(tempfile.mkdtemp(dir=base, prefix="disk-"))
     payload = os.urandom(5000)
     try:
-        fsync_seconds = 0.0
+        create_seconds = fsync_seconds = 0.0
         for index in range(count):
-            fd = os.open(folder / f"f{index}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            started = time.perf_counter()
+            fd = _new_file(folder / f"f{index}", payload)
+            create_seconds += time.perf_counter() - started
             try:
-                os.write(fd, payload)
                 started = time.perf_counter()
                 os.fsync(fd)
                 fsync_seconds += time.perf_counter() - started
             finally:
                 os.close(fd)
+        syncfs_us: float | None = None
+        if backends.SYNCFS is not None:
+            burst = 256
+            fds = [_new_file(folder / f"s{index}", payload) for index in range(burst)]
+            try:
+                started = time.perf_counter()
+                backends._sync_all(backends.SYNCFS, fds[0])
+                syncfs_us = (time.perf_counter() - started) / burst * 1e6
+            finally:
+                for fd in fds:
+                    os.close(fd)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     per = fsync_seconds / count
-    return {"fsync_us": per * 1e6, "serial_fsync_cap_per_s": 1 / per}
+    return {
+        "create_us": create_seconds / count * 1e6,
+        "fsync_us": per * 1e6,
+        "serial_fsync_cap_per_s": 1 / per,
+        "syncfs_256_us_per_file": syncfs_us,
+    }
 
 
 def run_small(base: Path, n: int, seed: int, say: Callable[[str], None]) -> dict[str, Any]:
     say(f"content/small: {n:,} distinct 1-10 KB blobs in batches of {SMALL_BATCH:,} ...")
     blobs = list(_small_blobs(n, seed))  # generated before the clock starts
     repo = _repo(base, "small-repo")
+    create_before_us = creation_cost(base)
     try:
         store = api.content_store(repo)
         started = time.perf_counter()
@@ -212,7 +253,9 @@ def run_small(base: Path, n: int, seed: int, say: Callable[[str], None]) -> dict
         "stores_per_s": rate,
         "goal": SMALL_GOAL,
         "meets_goal": rate >= SMALL_GOAL,
-        **fsync_cost(base),
+        "syncfs_min": backends.SYNCFS_MIN if backends.SYNCFS is not None else None,
+        "create_before_us": create_before_us,
+        **disk_costs(base),
     }
 
 
@@ -248,8 +291,16 @@ def render(figures: dict[str, Any]) -> str:
         f" {fixtures['expected_dedup_bytes']:,} B: equal {yes[fixtures['equal']]}",
         f"small: {small['blobs']:,} blobs in {small['seconds']:,.2f} s ="
         f" {small['stores_per_s']:,.0f} stores/s (goal >= {small['goal']:,.0f}):"
-        f" {yes[small['meets_goal']]}; one os.fsync here {small['fsync_us']:,.0f} us"
-        f" (serial cap {small['serial_fsync_cap_per_s']:,.0f}/s)",
+        f" {yes[small['meets_goal']]}",
+        f"disk here: a new empty file {small['create_before_us']:,.0f} us before the run;"
+        f" per new 5 KB file after it: create and write {small['create_us']:,.0f} us,"
+        f" one os.fsync {small['fsync_us']:,.0f} us (serial cap"
+        f" {small['serial_fsync_cap_per_s']:,.0f}/s), "
+        + (
+            f"syncfs after 256 {small['syncfs_256_us_per_file']:,.0f} us"
+            if small["syncfs_256_us_per_file"] is not None
+            else "no syncfs (one fsync per file)"
+        ),
     ]
     if figures["scaled_down"]:
         lines.append("(QUICK RUN: scaled down; full size is --n 100000)")

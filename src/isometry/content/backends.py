@@ -7,12 +7,17 @@ compression, metadata or references. Blobs are written once and never changed in
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
+import itertools
 import os
 import re
+import secrets
+import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -24,6 +29,13 @@ STAGING = "tmp"
 CHUNK = 1 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
 _FANOUT = re.compile(r"[0-9a-f]{2}")
+# Files sealed one by one are fsynced by this many threads at once: the disk commits
+# concurrent fsyncs together.
+SYNC_WORKERS = 8
+# From this many files (or folders) on, one syncfs replaces one fsync each. It pays from 2
+# files on an idle disk, but it also writes what other programs left dirty on the same file
+# system; see bench/README.md, "Content suite".
+SYNCFS_MIN = 64
 
 
 def check_hash(blob_hash: str) -> str:
@@ -61,9 +73,15 @@ class Staging(Protocol):
 class Backend(Protocol):
     def stage(self) -> Staging: ...
 
+    def seal_many(self, stagings: Sequence[Staging]) -> None:
+        """Seal these stagings (their bytes durable, closed for writing) together: one sync
+        of the file system where the backend can, else each ``seal``. On error some may be
+        left unsealed: ``abort`` them."""
+        ...
+
     def sync(self, blob_hashes: Iterable[str]) -> None:
         """Make the names of blobs committed with ``sync=False`` durable: one fsync per
-        folder they are in (and of the root)."""
+        folder they are in (and of the root), or one sync of the file system for many."""
         ...
 
     def put(self, blob_hash: str, data: bytes | BinaryIO) -> bool:
@@ -113,18 +131,19 @@ class _MemoryStaging:
     def __init__(self, backend: MemoryBackend) -> None:
         self._backend = backend
         self._buffer: io.BytesIO | None = io.BytesIO()
+        self._sealed = False
 
     @property
     def written(self) -> int:
         return self._buffer.tell() if self._buffer else 0
 
     def write(self, data: bytes) -> None:
-        if self._buffer is None:
-            raise ContentError("write to a staged blob already committed or aborted")
+        if self._buffer is None or self._sealed:
+            raise ContentError("write to a staged blob already sealed, committed or aborted")
         self._buffer.write(data)
 
     def seal(self) -> None:
-        pass
+        self._sealed = True
 
     def commit(self, blob_hash: str, *, sync: bool = True) -> bool:
         check_hash(blob_hash)
@@ -150,6 +169,10 @@ class MemoryBackend:
 
     def stage(self) -> Staging:
         return _MemoryStaging(self)
+
+    def seal_many(self, stagings: Sequence[Staging]) -> None:
+        for staging in stagings:
+            staging.seal()
 
     def sync(self, blob_hashes: Iterable[str]) -> None:
         for blob_hash in blob_hashes:
@@ -187,7 +210,48 @@ class MemoryBackend:
 # -- local folder ------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
+def _load_syncfs() -> Callable[[int], None] | None:
+    """Linux's syncfs(2): every file and folder entry of a file system durable in one call;
+    None where it is missing or, before Linux 5.8, does not report writeback errors."""
+    release = re.match(r"(\d+)\.(\d+)", os.uname().release if hasattr(os, "uname") else "")
+    if not sys.platform.startswith("linux") or not release:
+        return None
+    if (int(release[1]), int(release[2])) < (5, 8):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+
+    def syncfs(fd: int) -> None:
+        if function(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"syncfs: {os.strerror(code)}")
+
+    return syncfs
+
+
+SYNCFS = _load_syncfs()
+
+
+def _sync_all(syncfs: Callable[[int], None], fd: int) -> None:
+    """syncfs, then an fsync of the same descriptor: without a journal, ext4's syncfs writes
+    some metadata after its cache flush, and the fsync flushes the cache again."""
+    syncfs(fd)
+    os.fsync(fd)
+
+
+def _sync_through(syncfs: Callable[[int], None], path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        _sync_all(syncfs, fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path | str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -195,68 +259,101 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _seal_each(stagings: Sequence[Staging]) -> None:
+    """Seal each staging, several at once; the first error is raised once all were tried."""
+    if len(stagings) <= 1:
+        for staging in stagings:
+            staging.seal()
+        return
+    with ThreadPoolExecutor(min(SYNC_WORKERS, len(stagings))) as pool:
+        futures = [pool.submit(staging.seal) for staging in stagings]
+    for future in futures:
+        if (error := future.exception()) is not None:
+            raise error
+
+
+_OPEN, _CLOSED, _SEALED, _DONE = range(4)  # _CLOSED: closed, bytes not known durable
+
+
 class _LocalStaging:
-    """A temporary file in the staging folder (same file system), renamed into place."""
+    """A file in the staging folder (same file system), renamed into place. It is created
+    read-only (it is opened for writing before the mode applies), and its descriptor stays
+    open until it is sealed."""
 
     def __init__(self, backend: LocalBackend) -> None:
         self._backend = backend
-        fd, name = tempfile.mkstemp(dir=backend.root / STAGING, prefix="put-", suffix=".tmp")
-        self._path = Path(name)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb")  # None once sealed
+        self._fd, self._path, self.opened = backend.create_staging_file()
         self._written = 0
-        self._done = False  # committed or aborted
+        self._state = _OPEN
 
     @property
     def written(self) -> int:
         return self._written
 
     def write(self, data: bytes) -> None:
-        if self._file is None or self._done:
+        if self._state != _OPEN:
             raise ContentError("write to a staged blob already sealed, committed or aborted")
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
         self._written += len(data)
 
+    def open_in(self, backend: LocalBackend) -> bool:
+        return self._backend is backend and self._state == _OPEN
+
+    def close(self) -> None:
+        """Close for writing without making the bytes durable (``LocalBackend.seal_many``
+        syncs them all at once)."""
+        if self._state == _OPEN:
+            self._state = _CLOSED
+            os.close(self._fd)
+
     def seal(self) -> None:
-        if self._file is None or self._done:
+        if self._state == _OPEN:
+            try:
+                os.fsync(self._fd)
+            finally:
+                self.close()
+        elif self._state == _CLOSED:
+            _fsync_file(self._path)
+        else:
             return
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        finally:
-            self._file.close()
-            self._file = None
+        self._state = _SEALED
+
+    def sealed(self) -> None:
+        """Called by ``LocalBackend.seal_many`` once a sync covered the closed file."""
+        if self._state == _CLOSED:
+            self._state = _SEALED
 
     def commit(self, blob_hash: str, *, sync: bool = True) -> bool:
-        if self._done:
+        if self._state == _DONE:
             raise ContentError("commit of a staged blob already committed or aborted")
         try:
-            target = self._backend.path_of(blob_hash)
+            check_hash(blob_hash)
             self.seal()
-            self._done = True
-            if target.exists():
-                # Same name, same content: the blob already there is kept, never replaced.
-                self._path.unlink()
-                return False
-            created = not target.parent.exists()
-            target.parent.mkdir(exist_ok=True)
-            if created and sync:
-                _fsync_dir(self._backend.root)
-            os.chmod(self._path, 0o444)
-            os.replace(self._path, target)
-            if sync:
-                _fsync_dir(target.parent)
-            return True
+            placed = self._backend.place_file(self._path, blob_hash, sync)
         except BaseException:
             self.abort()
             raise
+        self._state = _DONE
+        return placed
 
     def abort(self) -> None:
-        self._done = True
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._state == _DONE:
+            return
+        if self._state == _OPEN:
+            os.close(self._fd)
+        self._state = _DONE
         with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
+            os.unlink(self._path)
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalBackend:
@@ -278,6 +375,15 @@ class LocalBackend:
         else:
             raise BlobNotFound(f"{root} is not a blob folder (no {FORMAT_FILE} file)")
         (root / STAGING).mkdir(exist_ok=True)
+        # Plain strings on the hot paths: pathlib costs more than the system calls here.
+        self._prefix = os.path.join(root, "")
+        self._staging = os.path.join(root, STAGING, "")
+        self._folders: set[str] = set()  # fan-out folders known to exist
+        self._names_prefix = f"{self._staging}put-{secrets.token_hex(8)}-"
+        self._names = itertools.count()
+        self._opened = itertools.count()
+        # None: one fsync per file and per folder, never syncfs.
+        self.syncfs: Callable[[int], None] | None = SYNCFS
 
     def _write_marker(self, marker: Path) -> None:
         fd, name = tempfile.mkstemp(dir=self.root, prefix=".format-")
@@ -292,11 +398,89 @@ class LocalBackend:
         check_hash(blob_hash)
         return self.root / blob_hash[:2] / blob_hash
 
+    def _file_of(self, blob_hash: str) -> str:
+        check_hash(blob_hash)
+        return f"{self._prefix}{blob_hash[:2]}{os.sep}{blob_hash}"
+
+    def create_staging_file(self) -> tuple[int, str, int]:
+        """A new read-only file in the staging folder, open for writing: its descriptor, its
+        path, and its rank among the files this backend opened (taken once it is open)."""
+        for _ in range(100):
+            path = f"{self._names_prefix}{next(self._names)}.tmp"
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            except FileExistsError:  # another process (or a fork of this one) had the prefix
+                self._names_prefix = f"{self._staging}put-{secrets.token_hex(8)}-"
+                continue
+            return fd, path, next(self._opened)
+        raise ContentError(f"{self._staging}: cannot create a staging file with a new name")
+
+    def place_file(self, path: str, blob_hash: str, sync: bool) -> bool:
+        """Rename a sealed staging file to the blob's name; False (and the file removed) when
+        that name already held one."""
+        target = self._file_of(blob_hash)
+        if os.path.exists(target):
+            # Same name, same content: the blob already there is kept, never replaced.
+            os.unlink(path)
+            return False
+        folder = target[: -len(blob_hash) - 1]
+        if folder not in self._folders:
+            self._make_folder(folder, sync=sync)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            if not os.path.exists(path):
+                raise
+            self._make_folder(folder, sync=sync)  # removed since we last looked
+            os.replace(path, target)
+        if sync:
+            _fsync_dir(folder)
+        return True
+
+    def _make_folder(self, folder: str, *, sync: bool) -> None:
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        else:
+            if sync:
+                _fsync_dir(self.root)
+        self._folders.add(folder)
+
     def stage(self) -> Staging:
         return _LocalStaging(self)
 
+    def seal_many(self, stagings: Sequence[Staging]) -> None:
+        open_: list[_LocalStaging] = []
+        rest: list[Staging] = []
+        for staging in stagings:
+            if isinstance(staging, _LocalStaging) and staging.open_in(self):
+                open_.append(staging)
+            else:
+                rest.append(staging)
+        if self.syncfs is None or len(open_) < SYNCFS_MIN:
+            _seal_each([*rest, *open_])
+            return
+        _seal_each(rest)
+        # syncfs reports a writeback error that came after its descriptor was opened: the
+        # oldest file's was opened before any of the others was written.
+        oldest = min(open_, key=lambda staging: staging.opened)
+        for staging in open_:
+            if staging is not oldest:
+                staging.close()
+        try:
+            _sync_all(self.syncfs, oldest._fd)
+        finally:
+            oldest.close()
+        for staging in open_:
+            staging.sealed()
+
     def sync(self, blob_hashes: Iterable[str]) -> None:
-        folders = sorted({self.path_of(h).parent for h in blob_hashes})
+        folders = sorted({self._file_of(h)[: -len(h) - 1] for h in blob_hashes})
+        if self.syncfs is not None and len(folders) >= SYNCFS_MIN:
+            # A new descriptor: syncfs still reports a writeback error nobody has seen.
+            _sync_through(self.syncfs, str(self.root))
+            return
         if folders:
             _fsync_dir(self.root)  # a fan-out folder may be new
         for folder in folders:
@@ -309,12 +493,12 @@ class LocalBackend:
 
     def get(self, blob_hash: str) -> BinaryIO:
         try:
-            return self.path_of(blob_hash).open("rb")
+            return open(self._file_of(blob_hash), "rb")
         except FileNotFoundError:
             raise BlobNotFound(f"blob {blob_hash} is not stored") from None
 
     def has(self, blob_hash: str) -> bool:
-        return self.path_of(blob_hash).is_file()
+        return os.path.isfile(self._file_of(blob_hash))
 
     def remove_leftovers(self, before: float) -> int:
         removed = 0
@@ -334,16 +518,16 @@ class LocalBackend:
                     yield entry.name
 
     def delete(self, blob_hash: str) -> bool:
-        path = self.path_of(blob_hash)
+        path = self._file_of(blob_hash)
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
+        _fsync_dir(path[: -len(blob_hash) - 1])
         return True
 
     def size(self, blob_hash: str) -> int:
         try:
-            return self.path_of(blob_hash).stat().st_size
+            return os.stat(self._file_of(blob_hash)).st_size
         except FileNotFoundError:
             raise BlobNotFound(f"blob {blob_hash} is not stored") from None

@@ -7,6 +7,7 @@ holds the write lock too) never mistakes a store in flight for an orphan.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -14,11 +15,12 @@ import math
 import os
 import random
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 import zstandard
@@ -52,12 +54,15 @@ KINDS = frozenset({"node", "artifact"})
 ROLES = frozenset({"attachment", "inline-image", "log", "report"})
 Source = bytes | bytearray | memoryview | Path | BinaryIO
 _BLOB_COLUMNS = "hash, size, stored_size, mime_type, compression"
-# A batch writes its staging files, then fsyncs them in bursts of MAX_IN_FLIGHT files (or
-# MAX_PENDING_BYTES) in worker threads: fsync releases the GIL and the file system commits
-# concurrent fsyncs together; creating files while fsyncs run would make both wait.
-SYNC_WORKERS = 8
-MAX_IN_FLIGHT = 256
+# A batch's staging files are written by a worker thread, WRITE_CHUNK blobs per task, while
+# the caller hashes, encodes and records the next ones (at most MAX_PENDING_BYTES of encoded
+# bytes wait for it). Every SEAL_BURST files, a second thread seals them together
+# (``Backend.seal_many``: one syncfs on Linux) while the next ones are written.
+WRITE_CHUNK = 32
+SEAL_BURST = 256
 MAX_PENDING_BYTES = 64 << 20
+MAX_BURSTS_WAITING = 1
+Row = tuple[Any, ...]
 
 
 def _read_up_to(stream: BinaryIO, limit: int) -> bytes:
@@ -79,72 +84,109 @@ def _encode(
     """A blob held in memory, encoded as ``ContentStore._stage`` writes it."""
     head = data[:CHUNK]
     mime = mime_type or codec.detect_mime(head, filename)
-    if codec.worth_compressing(head, mime):
-        packed = zstandard.ZstdCompressor(level=codec.ZSTD_LEVEL).compress(data)
-        encoded, compression = codec.ZSTD + packed, "zstd"
-    else:
+    probe = codec.compressed_probe(head, mime)
+    if probe is None:
         encoded, compression = codec.RAW + data, "raw"
+    else:
+        packed = probe if len(data) <= codec.PROBE else codec.compressor().compress(data)
+        encoded, compression = codec.ZSTD + packed, "zstd"
     return encoded, BlobRef(blob_hash, len(data), len(encoded), mime, False, compression)
 
 
-def _write_staged(backend: Backend, encoded: bytes) -> Staging:
-    """A staging file holding ``encoded`` (sealed later, with others, by ``_drain``)."""
-    staging = backend.stage()
-    try:
-        staging.write(encoded)
-    except BaseException:
-        staging.abort()
-        raise
-    return staging
+class _Writer:
+    """Writes a batch's staging files in one worker thread and seals them in bursts in
+    another."""
 
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="isometry-staging")
+        self._sealer = ThreadPoolExecutor(1, thread_name_prefix="isometry-sealing")
+        self._jobs: deque[tuple[Future[None], int]] = deque()  # writes, with their bytes
+        self._bursts: deque[Future[None]] = deque()  # the writer's until it is done
+        self._waiting = 0  # encoded bytes handed over and not yet written
+        self._chunk: list[tuple[bytes, str]] = []
+        self._chunk_bytes = 0
+        self._started = False  # a job was handed to the writer thread
+        self.error: BaseException | None = None  # the first, from either thread
+        self.staged: list[tuple[Staging, str]] = []  # every staging (appended by the writer)
+        self.unsealed: list[tuple[Staging, str]] = []  # the writer's
+        self.sealed: list[tuple[Staging, str]] = []  # the sealer's
 
-def _done(staging: Staging) -> Future[Staging]:
-    future: Future[Staging] = Future()
-    future.set_result(staging)
-    return future
+    def add(self, encoded: bytes, blob_hash: str) -> None:
+        self._chunk.append((encoded, blob_hash))
+        self._chunk_bytes += len(encoded)
+        if len(self._chunk) >= WRITE_CHUNK or self._chunk_bytes >= MAX_PENDING_BYTES // 4:
+            self._submit()
 
+    def _submit(self) -> None:
+        if self.error is not None:
+            raise self.error
+        if self._chunk:
+            self._started = True
+            self._jobs.append((self._writer.submit(self._write, self._chunk), self._chunk_bytes))
+            self._waiting += self._chunk_bytes
+            self._chunk, self._chunk_bytes = [], 0
+        while self._jobs and (self._jobs[0][0].done() or self._waiting > MAX_PENDING_BYTES):
+            job, size = self._jobs.popleft()
+            self._waiting -= size
+            job.result()
 
-def _sealed(staging: Staging) -> Staging:
-    try:
-        staging.seal()
-    except BaseException:
-        staging.abort()
-        raise
-    return staging
+    def _fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
 
+    def _write(self, chunk: list[tuple[bytes, str]]) -> None:
+        if self.error is not None:
+            return
+        try:
+            for encoded, blob_hash in chunk:
+                staging = self._backend.stage()
+                self.staged.append((staging, blob_hash))
+                self.unsealed.append((staging, blob_hash))
+                staging.write(encoded)
+            if len(self.unsealed) >= SEAL_BURST:
+                while len(self._bursts) >= MAX_BURSTS_WAITING:
+                    wait([self._bursts.popleft()])  # its error, if any, is self.error
+                burst, self.unsealed = self.unsealed, []
+                self._bursts.append(self._sealer.submit(self._seal, burst))
+        except BaseException as error:
+            self._fail(error)
+            raise
 
-def _drain(pool: ThreadPoolExecutor, batch: _Batch) -> None:
-    """Wait for every staging file in flight, then fsync them all together (creating files
-    while fsyncs run makes both wait on the journal); the first error is raised once all
-    are done."""
-    written, batch.pending, batch.pending_bytes = batch.pending, [], 0
-    wait([future for future, _ in written])
-    pending = [
-        (pool.submit(_sealed, future.result()) if future.exception() is None else future, h)
-        for future, h in written
-    ]
-    batch.pending = pending
-    wait([future for future, _ in pending])
-    batch.pending = []
-    error: BaseException | None = None
-    for future, blob_hash in pending:
-        problem = future.exception()
-        if problem is not None:
-            error = error or problem
-        elif blob_hash is None:
-            batch.dropped.append(future.result())
-        else:
-            batch.staged.append((future.result(), blob_hash))
-    if error is not None:
-        raise error
+    def _seal(self, burst: list[tuple[Staging, str]]) -> None:
+        if self.error is not None:
+            return
+        try:
+            self._backend.seal_many([staging for staging, _ in burst])
+            self.sealed.extend(burst)
+        except BaseException as error:
+            self._fail(error)
+            raise
 
+    def finish(self) -> None:
+        """Wait for every write and every burst; the first error is raised."""
+        if not self._started and self._chunk:
+            # A small batch: written here, rather than by a thread started for it.
+            chunk, self._chunk, self._chunk_bytes = self._chunk, [], 0
+            self._write(chunk)
+        self._submit()
+        while self._jobs:
+            job, size = self._jobs.popleft()
+            self._waiting -= size
+            job.result()
+        while self._bursts:  # the writer is done: no more are added
+            self._bursts.popleft().result()
+        if self.error is not None:
+            raise self.error
 
-def _commit_all(batch: _Batch) -> None:
-    """Rename every staging file into place (serially: renames in threads contend on the
-    folder locks and are slower here); ``batch.placed`` lists the ones placed."""
-    for staging, blob_hash in batch.staged:
-        if staging.commit(blob_hash, sync=False):
-            batch.placed.append(blob_hash)
+    def close(self) -> None:
+        """Stop both threads once their current jobs are done (the others are dropped)."""
+        for job, _ in self._jobs:
+            job.cancel()
+        self._writer.shutdown(wait=True)
+        for burst in self._bursts:
+            burst.cancel()
+        self._sealer.shutdown(wait=True)
 
 
 def _name_of(source: Source) -> str:
@@ -169,12 +211,9 @@ class _Batch:
     room: int | None = None  # stored bytes still allowed (None: no total quota)
     results: list[BlobRef] = dataclasses.field(default_factory=list)
     refs: dict[str, BlobRef] = dataclasses.field(default_factory=dict)  # by hash, this batch
-    staged: list[tuple[Staging, str]] = dataclasses.field(default_factory=list)  # to place
-    dropped: list[Staging] = dataclasses.field(default_factory=list)  # duplicates once hashed
+    # Streamed by the caller (larger than a chunk), to seal and place with the others.
+    large: list[tuple[Staging, str]] = dataclasses.field(default_factory=list)
     placed: list[str] = dataclasses.field(default_factory=list)
-    # Being written and fsynced in worker threads: (staging, its hash; None: to drop).
-    pending: list[tuple[Future[Staging], str | None]] = dataclasses.field(default_factory=list)
-    pending_bytes: int = 0
 
 
 class ContentStore:
@@ -250,14 +289,15 @@ class ContentStore:
         per item in order.
 
         Same guarantees as ``store``, paid once per batch: each blob goes through a staging
-        file that is fsynced (in worker threads, while the next ones are read), then, once
-        every item has passed its quotas, renamed into place, then one fsync per touched
-        fan-out folder, then the commit: no row ever names a blob that is not durable. A
-        refusal or an error stores nothing: no row, no file.
+        file (written in a worker thread while the next ones are hashed and encoded); the
+        staging files are made durable in bursts (``Backend.seal_many``), then, once every
+        item has passed its quotas, renamed into place and their names made durable
+        together (``Backend.sync``), then the commit: no row ever names a blob that is not
+        durable. A refusal or an error stores nothing: no row, no file.
         """
         extra = dict(metadata or {})
-        pool = ThreadPoolExecutor(SYNC_WORKERS, thread_name_prefix="isometry-fsync")
         batch = _Batch()
+        writer = _Writer(self.backend)
         try:
             with self.db.transaction() as conn:
                 try:
@@ -269,30 +309,31 @@ class ContentStore:
                     for source, given, *own in items:
                         filename = given if given is not None else _name_of(source)
                         mime = own[0] if own and own[0] is not None else mime_type
-                        self._batch_one(conn, pool, batch, source, filename, mime, extra)
-                    _drain(pool, batch)
-                    _commit_all(batch)
+                        self._batch_one(conn, writer, batch, source, filename, mime, extra)
+                    writer.finish()
+                    rest = [*writer.unsealed, *batch.large]
+                    self.backend.seal_many([staging for staging, _ in rest])
+                    # Every item has passed its quotas: place them all, then their names.
+                    for staging, blob_hash in writer.sealed + rest:
+                        if staging.commit(blob_hash, sync=False):
+                            batch.placed.append(blob_hash)
                     self.backend.sync(batch.placed)
                 except BaseException:
-                    wait([future for future, _ in batch.pending])
-                    for future, _ in batch.pending:
-                        if not future.cancelled() and future.exception() is None:
-                            batch.dropped.append(future.result())
-                    for staging in [s for s, _ in batch.staged] + batch.dropped:
+                    writer.close()
+                    for staging, _ in [*writer.staged, *batch.large]:
                         staging.abort()
                     for blob_hash in batch.placed:
-                        self.backend.delete(blob_hash)
+                        with contextlib.suppress(OSError):
+                            self.backend.delete(blob_hash)
                     raise
         finally:
-            pool.shutdown(wait=True)
-        for staging in batch.dropped:
-            staging.abort()
+            writer.close()
         return batch.results
 
     def _batch_one(
         self,
         conn: sqlite3.Connection,
-        pool: ThreadPoolExecutor,
+        writer: _Writer,
         batch: _Batch,
         source: Source,
         filename: str,
@@ -302,29 +343,28 @@ class ContentStore:
         data = self._small(source, filename)
         if data is not None:
             blob_hash = hashlib.sha256(data).hexdigest()
-            known = self._batch_known(conn, blob_hash, filename, extra, batch.refs)
-            if known is not None:
-                batch.results.append(known)
-                return  # nothing to copy
-            encoded, found = _encode(data, blob_hash, filename, mime_type)
-            if batch.room is not None and len(encoded) > batch.room:
-                raise self._refuse_total(filename, len(encoded), batch.room)
-            batch.pending.append((_done(_write_staged(self.backend, encoded)), blob_hash))
-            batch.pending_bytes += len(encoded)
+            known, row = self._batch_known(conn, blob_hash, batch.refs)
+            if known is None:
+                encoded, found = _encode(data, blob_hash, filename, mime_type)
+                if batch.room is not None and len(encoded) > batch.room:
+                    raise self._refuse_total(filename, len(encoded), batch.room)
+                writer.add(encoded, blob_hash)
         else:
             staging, found = self._stage_large(source, filename, mime_type, batch.room)
-            known = self._batch_known(conn, found.hash, filename, extra, batch.refs)
-            batch.pending.append((_done(staging), None if known is not None else found.hash))
+            batch.large.append((staging, found.hash))
+            known, row = self._batch_known(conn, found.hash, batch.refs)
             if known is not None:
-                batch.results.append(known)
-                return
-        ref = self._record_new(conn, found, filename, extra)
+                batch.large.pop()
+                staging.abort()
+        if known is not None:
+            self._record_duplicate(conn, known.hash, filename, extra)
+            batch.results.append(known)
+            return  # nothing to copy
+        ref = self._record_new(conn, found, filename, extra, row)
         if batch.room is not None and not ref.duplicate:
             batch.room -= found.stored_size
         batch.refs[found.hash] = ref
         batch.results.append(ref)
-        if len(batch.pending) >= MAX_IN_FLIGHT or batch.pending_bytes >= MAX_PENDING_BYTES:
-            _drain(pool, batch)
 
     def _small(self, source: Source, filename: str) -> bytes | None:
         """The bytes of a source held in memory or of a file of at most one chunk (checked
@@ -361,34 +401,32 @@ class ContentStore:
             return self._stage(stream, filename, mime_type, room)
 
     def _batch_known(
-        self,
-        conn: sqlite3.Connection,
-        blob_hash: str,
-        filename: str,
-        extra: dict[str, JSON],
-        batch: dict[str, BlobRef],
-    ) -> BlobRef | None:
-        """Inside a batch: record another store of a blob stored earlier in it, or held with
-        its file present; else None."""
+        self, conn: sqlite3.Connection, blob_hash: str, batch: dict[str, BlobRef]
+    ) -> tuple[BlobRef | None, Row | None]:
+        """Inside a batch: the ref of a blob stored earlier in it or held with its file
+        present (a duplicate: its store is the caller's to record), else None; and its row."""
         ref = batch.get(blob_hash)
-        if ref is None:
-            row = conn.execute(
-                f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE hash = ?", (blob_hash,)
-            ).fetchone()
-            if row is None or not self.backend.has(blob_hash):
-                return None
-            ref = BlobRef(row[0], row[1], row[2], row[3], True, row[4])
-            batch[blob_hash] = ref
-        self._record_duplicate(conn, blob_hash, filename, extra)
-        return ref if ref.duplicate else dataclasses.replace(ref, duplicate=True)
+        if ref is not None:
+            return (ref if ref.duplicate else dataclasses.replace(ref, duplicate=True)), None
+        row = conn.execute(
+            f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE hash = ?", (blob_hash,)
+        ).fetchone()
+        if row is None or not self.backend.has(blob_hash):
+            return None, row
+        ref = BlobRef(row[0], row[1], row[2], row[3], True, row[4])
+        batch[blob_hash] = ref
+        return ref, row
 
     def _record_new(
-        self, conn: sqlite3.Connection, found: BlobRef, filename: str, extra: dict[str, JSON]
+        self,
+        conn: sqlite3.Connection,
+        found: BlobRef,
+        filename: str,
+        extra: dict[str, JSON],
+        row: Row | None,
     ) -> BlobRef:
-        """The row of a blob whose file is to be placed: a new one, or a lost file put back."""
-        row = conn.execute(
-            f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE hash = ?", (found.hash,)
-        ).fetchone()
+        """The row of a blob whose file is to be placed: a new one (``row`` None), or a lost
+        file put back."""
         if row is not None:
             conn.execute(
                 "UPDATE blobs SET stored_size = ?, compression = ? WHERE hash = ?",
