@@ -658,3 +658,22 @@ def test_gc_removes_staged_files_a_crash_left_once_past_the_grace(
     assert not old.exists()
     assert young.exists()
     assert MemoryBackend().remove_leftovers(now.timestamp()) == 0
+
+
+def test_mime_detection_without_the_index_gives_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The index reads puremagic's tables, which are not its public API: when a release
+    changes them, detection goes through ``puremagic.from_string`` and answers the same."""
+    import random
+
+    from isometry.content import codec
+
+    assert codec.INDEXED, "puremagic's tables changed: detection runs on the slow path"
+    rng = random.Random(11)
+    samples = [TEXT, PNG, JPEG, PDF, b"PK\x03\x04" + bytes(300), b"GIF89a" + bytes(40)]
+    samples += [rng.randbytes(rng.randint(1, 12_000)) for _ in range(100)]
+    names = ["notes.md", "photo.jpg", "", "report.docx", "data.bin"]
+    fast = [codec.detect_mime(data, name) for data in samples for name in names]
+    monkeypatch.setattr(codec, "INDEXED", False)
+    assert [codec.detect_mime(data, name) for data in samples for name in names] == fast

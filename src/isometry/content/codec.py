@@ -72,8 +72,11 @@ def detect_mime(head: bytes, filename: str) -> str:
     found = ""
     if head:
         try:
-            matches = _matches(head)
-            found = _best(matches) if matches else ""  # no exception to raise and catch
+            if INDEXED:
+                matches = _matches(head)
+                found = _best(matches) if matches else ""  # no exception to raise and catch
+            else:
+                found = str(puremagic.from_string(head, mime=True))
         except (puremagic.PureError, ValueError, OSError):
             found = ""
     if not found:
@@ -104,11 +107,32 @@ def _header_index() -> tuple[list[int], list[dict[int, _Lengths]]]:
     return offsets, firsts
 
 
-assert all(row.byte_match and row.offset >= 0 for row in _pm.magic_header_array)
-_OFFSETS, _FIRSTS = _header_index()
+def _index_ready() -> bool:
+    """Whether puremagic's tables look as the index expects: they are not its public API, so
+    a release that changes them sends detection to ``puremagic.from_string`` instead."""
+    try:
+        rows = list(_pm.magic_header_array)
+        return (
+            bool(rows)
+            and all(
+                isinstance(r.byte_match, bytes) and r.byte_match and r.offset >= 0 for r in rows
+            )
+            and all(hasattr(_pm, name) for name in _INTERNALS)
+        )
+    except (AttributeError, TypeError):
+        return False
+
+
+_INTERNALS = ("magic_footer_array", "multi_part_dict", "max_head", "max_foot", "_confidence")
+INDEXED = _index_ready()
+_OFFSETS, _FIRSTS = _header_index() if INDEXED else ([], [])
 # The bytes at the first k offsets, in one call (k >= 2 for a tuple).
 _PICKERS = [operator.itemgetter(*_OFFSETS[:k]) if k > 1 else None for k in range(len(_OFFSETS) + 1)]
-_FOOTERS = [(r.offset, r.offset + len(r.byte_match) or None, r) for r in _pm.magic_footer_array]
+_FOOTERS = (
+    [(r.offset, r.offset + len(r.byte_match) or None, r) for r in _pm.magic_footer_array]
+    if INDEXED
+    else []
+)
 
 
 def _identify(data: bytes) -> str:
