@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import ne
 
 import orjson
 
@@ -126,7 +128,8 @@ def _plan(
             if fts:
                 plan.reindex.append(key)
             continue
-        differing = tuple(i for i in range(1, len(new)) if old[i + 1] != new[i])
+        # Column i of the row is column i + 1 of ``old``, which starts with the rowid.
+        differing = tuple(compress(range(1, len(new)), map(ne, old[2:], new[1:])))
         if not differing:
             continue
         plan.updated.setdefault(differing, []).append((*(new[i] for i in differing), old[0]))

@@ -94,9 +94,13 @@ def contribution(kind: RowKind, key: str, digest: bytes) -> int:
 def advance_root(root: str, changes: Iterable[tuple[Key, bytes | None, bytes | None]]) -> str:
     """The root after ``changes`` (key, old hash, new hash) are applied to a state with ``root``."""
     total = int(root, 16)
+    sha256, number = hashlib.sha256, int.from_bytes
     for (kind, key), old, new in changes:
+        # contribution() inlined, its prefix made once for both ends: a 10,000-row merge
+        # spends this loop on 20,000 digests.
+        prefix = bytes((int(kind),)) + key.encode() + b"\0"
         if old is not None:
-            total -= contribution(kind, key, old)
+            total -= number(sha256(prefix + old).digest(), "big")
         if new is not None:
-            total += contribution(kind, key, new)
+            total += number(sha256(prefix + new).digest(), "big")
     return f"{total % ROOT_MODULUS:064x}"
