@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from isometry import api
-from isometry.clock import FixedStepClock
+from isometry.clock import FixedStepClock, stamp
+from isometry.content import ContentStore
+from isometry.store.connection import Database
+from isometry.store.migrations import migrate
 from isometry.vcs.repository import Repository
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -34,3 +37,18 @@ def repo(repo_path: Path, clock: FixedStepClock) -> Iterator[Repository]:
         yield repository
     finally:
         repository.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated database on a real SQLite file, with no repository around it."""
+    database = Database(tmp_path / "isometry.db")
+    migrate(database, stamp(START))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path, db: Database) -> ContentStore:
+    """A content store over ``db`` with its blob folder in ``tmp_path``."""
+    return ContentStore.open(tmp_path, db, FixedStepClock(START, timedelta(seconds=1)))

@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import sqlite3
 import tracemalloc
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from isometry import api
-from isometry.clock import FixedStepClock, stamp
+from isometry.clock import FixedStepClock
 from isometry.content import ContentStore, LocalBackend, MemoryBackend
 from isometry.content.backends import FORMAT_FILE, STAGING, Backend
 from isometry.content.codec import RAW, ZSTD
@@ -31,7 +30,6 @@ from isometry.errors import (
     SourceUnreadable,
 )
 from isometry.store.connection import Database
-from isometry.store.migrations import migrate
 from isometry.vcs.repository import Repository
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -141,19 +139,6 @@ def test_local_refuses_an_unknown_format(tmp_path: Path) -> None:
 
 
 # -- the content store --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "isometry.db")
-    migrate(database, stamp(START))
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path, db: Database) -> ContentStore:
-    return ContentStore.open(tmp_path, db, FixedStepClock(START, timedelta(seconds=1)))
 
 
 def rows(db: Database, sql: str, *args: Any) -> list[tuple[Any, ...]]:

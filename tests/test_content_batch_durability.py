@@ -9,21 +9,19 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zstandard
 
-from isometry.clock import FixedStepClock, stamp
 from isometry.content import ContentStore, LocalBackend, MemoryBackend, backends, codec
 from isometry.content import store as content_store
 from isometry.content.backends import STAGING, SYNCFS_MIN, Backend, Staging
 from isometry.errors import ContentError, QuotaExceeded
 from isometry.store.connection import Database
-from isometry.store.migrations import migrate
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 TEXT = b"".join(b"line %d: the quick brown fox jumps over the lazy dog\n" % i for i in range(400))
@@ -73,19 +71,6 @@ def test_contract_seal_many_then_commit(backend: Backend, count: int) -> None:
 
 
 # -- the order of syncs, renames and the commit ---------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "isometry.db")
-    migrate(database, stamp(START))
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path, db: Database) -> ContentStore:
-    return ContentStore.open(tmp_path, db, FixedStepClock(START, timedelta(seconds=1)))
 
 
 def local(store: ContentStore) -> LocalBackend:
