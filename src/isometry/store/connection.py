@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,20 +24,60 @@ class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute("PRAGMA foreign_keys = OFF")
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = OFF")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: cannot open the database: {error}") from None
         self._depth = 0
         # Called after a rollback, so caches of what the transaction wrote can be dropped.
         self.on_rollback: list[Callable[[], None]] = []
+        self._committing: threading.Thread | None = None
+        self._commit_error: sqlite3.Error | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection, once a commit running in the background has ended."""
+        if self._committing is not None:
+            self.settle()
+        return self._conn
+
+    def settle(self) -> None:
+        """Wait for a commit running in the background; raise if it failed (rolled back)."""
+        committing, self._committing = self._committing, None
+        if committing is None:
+            return
+        committing.join()
+        error, self._commit_error = self._commit_error, None
+        if error is not None:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            for hook in self.on_rollback:
+                hook()
+            raise StoreError(f"{self.path}: a write could not be committed: {error}")
+
+    def _commit_in_background(self) -> None:
+        def commit() -> None:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._commit_error = error
+
+        # Not a daemon: the interpreter waits for it at exit rather than cut a commit short.
+        self._committing = threading.Thread(target=commit, name="isometry-commit")
+        self._committing.start()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; nested calls join the outer one."""
+    def transaction(self, *, commit_in_background: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction; nested calls join the outer one.
+
+        With ``commit_in_background`` the COMMIT runs on a thread of its own and this returns
+        at once: SQLite writes the pages (and any checkpoint) while the caller goes on with
+        work that needs no database, such as reading and transforming the next batch. The
+        next use of the connection waits for it, and raises if it failed.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -57,7 +98,10 @@ class Database:
                 hook()
             raise
         else:
-            self.conn.execute("COMMIT")
+            if commit_in_background:
+                self._commit_in_background()
+            else:
+                self.conn.execute("COMMIT")
         finally:
             self._depth = 0
 
@@ -84,4 +128,7 @@ class Database:
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self.settle()
+        finally:
+            self._conn.close()
