@@ -41,6 +41,7 @@ class Batch:
     skipped: int = 0  # unchanged at the source since it was last imported
     seen: list[str] = field(default_factory=list)  # every valid node id, written or not
     attachments: dict[str, tuple[Attachment, ...]] = field(default_factory=dict)
+    packed: dict[bytes, bytes] = field(default_factory=dict)  # stored forms made ahead, by hash
 
     @property
     def node_keys(self) -> list[str]:

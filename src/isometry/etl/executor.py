@@ -47,7 +47,7 @@ from isometry.vcs.fieldmerge import MergePolicy, merge_row
 from isometry.vcs.history import lookup
 from isometry.vcs.ops import Delete, Upsert
 from isometry.vcs.repository import Repository
-from isometry.vcs.rows import chunks, fetch_rows, marks
+from isometry.vcs.rows import chunks, fetch_rows, marks, pack_ahead
 
 PHASES = (
     "preparing",
@@ -99,6 +99,9 @@ class _Run:
     source_index: int = 0
     cursor: JSON = None
     recovering_since: datetime | None = None
+    # Deflate rows before their transaction (see _transform) while batches mostly write: on a
+    # re-import that writes little, most of that work would be thrown away.
+    pack_ahead: bool = True
 
     def stage_reached(self, stage: str) -> bool:
         return checkpoints.STAGES.index(self.stage) >= checkpoints.STAGES.index(stage)
@@ -215,14 +218,16 @@ class Executor:
                 )
             move(conn, op.id, op.state, State.RUNNING)
             stamp = self.stamp()
+            # What is written is set on the operation too, rather than read back.
+            op.state, op.lease_owner, op.lease_until = State.RUNNING, self.owner, self._lease()
+            op.started_at, op.finished_at = op.started_at or stamp, None
             operations.update(
-                conn, op.id, lease_owner=self.owner, lease_until=self._lease(),
-                started_at=op.started_at or stamp, finished_at=None,
+                conn, op.id, lease_owner=op.lease_owner, lease_until=op.lease_until,
+                started_at=op.started_at, finished_at=None,
             )  # fmt: skip
             operations.log(
                 conn, op.id, stamp, "info", "resumed" if recovering else "started", owner=self.owner
             )
-            op = operations.load(conn, op.id)
         return _Run(
             op=op,
             importers=importers,
@@ -365,8 +370,21 @@ class Executor:
     def _load(self, run: _Run) -> None:
         if run.stage != "loading":
             return  # resumed after the source was read: finishing goes on where it stopped
-        for chunk in _chunks(self._entries(run), run.op.config.batch_size):
-            self._batch(run, chunk)
+        written = False
+        try:
+            for chunk in _chunks(self._entries(run), run.op.config.batch_size):
+                # Each batch commits in the background while the next one is read and
+                # transformed; the checks between batches wait for that commit.
+                batch = self._transform(run, chunk)
+                if written:
+                    self._between_batches(run)
+                self._batch(run, chunk, batch)
+                written = True
+        finally:
+            # A source that fails mid-read must not hide a commit that failed before it.
+            self.repo.db.settle()
+        if written:
+            self._between_batches(run)
 
     def _entries(self, run: _Run) -> Iterator[_Entry]:
         """Every record still to read, file after file, from the checkpoint on."""
@@ -382,14 +400,21 @@ class Executor:
             for item, after in items:
                 yield _Entry(index, source.importer, item, after)
 
-    def _batch(self, run: _Run, chunk: list[_Entry]) -> None:
-        op, config = run.op, run.op.config
+    def _transform(self, run: _Run, chunk: list[_Entry]) -> Batch:
+        """The records of one batch as rows, validated: no database work."""
+        config = run.op.config
         self._phase(run, "extracting")
-        importer, index = chunk[0].importer, chunk[-1].index
         self._phase(run, "transforming")
         batch = build(
             [entry.item for entry in chunk], date_from=config.date_from, date_to=config.date_to
         )
+        if run.pack_ahead:
+            batch.packed = pack_ahead(op.row for op in batch.ops)
+        return batch
+
+    def _batch(self, run: _Run, chunk: list[_Entry], batch: Batch) -> None:
+        op, config = run.op, run.op.config
+        importer, index = chunk[0].importer, chunk[-1].index
         self._phase(run, "validating")
         last = self._last_imported(run, importer, batch.node_keys)
         if config.deduplicate:
@@ -450,13 +475,15 @@ class Executor:
                 operations.update(conn, op.id, recovery_seconds=seconds)
                 run.recovering_since = None
 
-        self.repo.apply(
-            op.branch, [*batch.ops, *stale], author=self.author, expected_head=run.head,
-            message=f"{op.template}: batch {number} of operation {op.id}",
-            metadata={"operation": op.id, "batch": number}, on_commit=record,
-        )  # fmt: skip
+        with self.repo.db.transaction(commit_in_background=True):
+            applied = self.repo.apply(
+                op.branch, [*batch.ops, *stale], author=self.author, expected_head=run.head,
+                message=f"{op.template}: batch {number} of operation {op.id}",
+                metadata={"operation": op.id, "batch": number}, on_commit=record,
+                packed=batch.packed,
+            )  # fmt: skip
+        run.pack_ahead = applied.changes * 2 >= len(batch.ops)
         self._phase(run, "loading")
-        self._between_batches(run)
 
     def _last_imported(
         self, run: _Run, importer: Importer, keys: list[str]

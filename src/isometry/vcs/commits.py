@@ -122,6 +122,7 @@ def write_commit(
     time: str,
     metadata: dict[str, JSON],
     known: Mapping[bytes, Mapping[str, JSON]] | None = None,
+    packed: Mapping[bytes, bytes] | None = None,
 ) -> Commit:
     """Record a commit whose first parent is ``parents[0]`` and move ``branch`` onto it.
 
@@ -144,7 +145,7 @@ def write_commit(
     )
     cid = hashlib.sha256(identity).hexdigest()
     depth, jump = jump_for(graph.get(first) if first is not None else None, graph)
-    store_rows(conn, new_rows)
+    store_rows(conn, new_rows, packed)
     cursor = conn.execute(
         "INSERT INTO commits (id, parent_seq, other_parents, depth, jump_seq, author, message,"
         " time, root, metadata, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

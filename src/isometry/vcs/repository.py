@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,13 +197,15 @@ class Repository:
         allow_empty: bool = False,
         expected_head: int | None = None,
         on_commit: CommitHook | None = None,
+        packed: Mapping[bytes, bytes] | None = None,
     ) -> ApplyResult:
         """Apply ``ops`` in order to the head of ``branch`` and commit them, all or nothing.
 
         ``expected_head`` makes the write conditional on where the branch is (compare-and-swap
         for callers that keep their own idea of it). ``on_commit`` runs inside the same
         transaction with the commit (None when nothing changed) and its changes, so what a
-        caller records about the commit is written with it or not at all.
+        caller records about the commit is written with it or not at all. ``packed``: stored
+        forms of rows made ahead, by hash (:func:`isometry.vcs.rows.pack_ahead`).
         """
         with self.db.transaction() as conn:
             self._refuse_pending(branch)
@@ -238,6 +240,7 @@ class Repository:
                     time=self.now(),
                     metadata=metadata or {},
                     known=prepared.known,
+                    packed=packed,
                 )
             if on_commit is not None:
                 on_commit(conn, commit, prepared.changes)

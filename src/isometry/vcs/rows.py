@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
-from isometry.model import JSON, RowKind, decode
+from isometry.model import JSON, RowKind, decode, encode, row_hash
 
 Key = tuple[RowKind, str]
 T = TypeVar("T")
@@ -78,10 +78,27 @@ def fetch_rows(conn: sqlite3.Connection, hashes: Iterable[bytes | None]) -> dict
     return found
 
 
-def store_rows(conn: sqlite3.Connection, rows: Iterable[tuple[bytes, RowKind, bytes]]) -> None:
+def pack_ahead(rows: Iterable[Mapping[str, JSON]]) -> dict[bytes, bytes]:
+    """The stored form of each row by its hash, made before a write transaction: deflating
+    is most of a row's cost, and it needs no database."""
+    packed: dict[bytes, bytes] = {}
+    for row in rows:
+        data = encode(row)
+        packed[row_hash(data)] = pack(data)
+    return packed
+
+
+def store_rows(
+    conn: sqlite3.Connection,
+    rows: Iterable[tuple[bytes, RowKind, bytes]],
+    packed: Mapping[bytes, bytes] | None = None,
+) -> None:
+    """Store new row versions (digest, kind, canonical encoding); ``packed`` holds stored
+    forms made ahead (by :func:`pack_ahead`), the others are packed here."""
+    ahead = packed or {}
     conn.executemany(
         "INSERT OR IGNORE INTO row_versions (hash, kind, data) VALUES (?, ?, ?)",
-        ((digest, int(kind), pack(data)) for digest, kind, data in rows),
+        ((digest, int(kind), ahead.get(digest) or pack(data)) for digest, kind, data in rows),
     )
 
 
