@@ -128,6 +128,11 @@ def scale_for(n: int) -> Scale:
     )
 
 
+_LINEAGE_OF_OP = (
+    "SELECT count(*) FROM lineage WHERE origin IN (SELECT id FROM lineage_origins WHERE op_id = ?)"
+)
+
+
 def _check(ok: bool, what: str) -> None:
     if not ok:
         raise RuntimeError(f"import benchmark sanity check failed: {what}")
@@ -201,7 +206,7 @@ def _child_import(repo_path: Path, source: Path, n: int, batch: int | None) -> d
                 (f'"{title_token(i)}"',),
             ).fetchall()
             _check(found == [(_node_id(source, i),)], f"FTS finds record {i} as its node")
-        lineage_rows = _scalar(conn, "SELECT count(*) FROM lineage WHERE op_id = ?", op.id)
+        lineage_rows = _scalar(conn, _LINEAGE_OF_OP, op.id)
         _check(lineage_rows == n, f"{lineage_rows} lineage rows for {n} records")
         (batches,) = conn.execute(
             "SELECT batches FROM checkpoints WHERE op_id = ?", (op.id,)
@@ -383,7 +388,7 @@ def _state_of(repo_path: Path, op_id: str) -> dict[str, Any]:
             "root": api.show_commit(repo, "main").root,
             "nodes": repo.count(RowKind.NODE),
             "distinct_sources": _scalar(conn, "SELECT count(DISTINCT source_id) FROM nodes"),
-            "lineage_rows": _scalar(conn, "SELECT count(*) FROM lineage WHERE op_id = ?", op.id),
+            "lineage_rows": _scalar(conn, _LINEAGE_OF_OP, op.id),
             "checkpoint_read": _checkpoint_read(conn, op.id),
         }
 

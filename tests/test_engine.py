@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -1198,6 +1199,58 @@ def test_lineage_of_a_node_an_operation_and_a_source(repo: Repository, tmp_path:
     # Every node version on main can say where it came from.
     for row in api.nodes(repo):
         assert api.lineage(repo, node=str(row["id"]))
+
+
+# The lineage table as schema version 3 had it: one row per change, every field inline.
+_LINEAGE_V3 = """
+CREATE TABLE lineage (
+    id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, key TEXT NOT NULL,
+    commit_seq INTEGER NOT NULL, op_id TEXT NOT NULL, template TEXT NOT NULL,
+    source_system TEXT NOT NULL, file TEXT, record TEXT, line INTEGER, offset INTEGER,
+    length INTEGER, source_hash TEXT, transform TEXT NOT NULL, transform_version TEXT NOT NULL,
+    change TEXT NOT NULL, time TEXT NOT NULL
+)"""
+
+
+def test_lineage_of_an_older_repository_survives_its_migration(
+    repo: Repository, repo_path: Path, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(30))
+    other = write_jsonl(tmp_path / "src" / "other.jsonl", records(5, start=100))
+    first = run_import(repo, tmp_path, [path, other])
+    changed = records(30)
+    changed[3] = record(3, body="changed")
+    write_jsonl(path, changed)
+    second = run_import(repo, tmp_path, path)
+
+    def answers(r: Repository) -> list[list[dict[str, JSON]]]:
+        return [
+            api.lineage(r, node=nid(path, "r3")),
+            api.lineage(r, op_id=first.id),
+            api.lineage(r, op_id=second.id),
+            api.lineage(r, source=other),
+        ]
+
+    before = answers(repo)
+    repo.close()
+    # Put the rows back in the version-3 layout, as a repository of that version holds them.
+    with sqlite3.connect(repo_path / "isometry.db") as conn:
+        conn.execute(_LINEAGE_V3.replace("TABLE lineage", "TABLE lineage_v3"))
+        conn.execute(
+            "INSERT INTO lineage_v3 (kind, key, commit_seq, op_id, template, source_system, file,"
+            " record, line, offset, length, source_hash, transform, transform_version, change,"
+            " time) SELECT l.kind, l.key, l.commit_seq, o.op_id, o.template, o.source_system,"
+            " o.file, l.record, l.line, l.offset, l.length, l.source_hash, o.transform,"
+            " o.transform_version, l.change, l.time FROM lineage l"
+            " JOIN lineage_origins o ON o.id = l.origin ORDER BY l.commit_seq, l.kind, l.key"
+        )
+        conn.execute("DROP TABLE lineage")
+        conn.execute("DROP TABLE lineage_origins")
+        conn.execute("ALTER TABLE lineage_v3 RENAME TO lineage")
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
+    with api.open_repository(repo_path, clock=SystemClock()) as reopened:
+        assert answers(reopened) == before
+    assert [len(found) for found in before] == [2, 35, 1, 5]
 
 
 def test_lineage_records_a_sync_delete(repo: Repository, tmp_path: Path) -> None:

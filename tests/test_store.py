@@ -211,6 +211,7 @@ def test_an_older_repository_is_migrated_on_open(repo: Repository, repo_path: Pa
             "quarantine",
             "op_seen",
             "lineage",
+            "lineage_origins",
             "op_log",
             "settings",
         ):

@@ -38,6 +38,7 @@ from isometry.etl.operations import COUNTERS, LEASE, Operation, add_counts
 from isometry.etl.sources import SourceFile, expand, recheck
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
+from isometry.lineage.queries import OF_CHANGES
 from isometry.model import JSON, RowKind, node_row
 from isometry.sources import registry
 from isometry.sources.base import Importer, Item, Options
@@ -499,9 +500,10 @@ class Executor:
         history: dict[str, list[tuple[int, str, str, str | None]]] = {}
         for part in chunks(keys):
             for key, seq, op_id, change, digest, transform, version in conn.execute(
-                "SELECT key, commit_seq, op_id, change, source_hash, transform,"
-                f" transform_version FROM lineage WHERE key IN ({marks(len(part))})",
-                part,
+                "SELECT ch.key, ch.commit_seq, o.op_id, l.change, l.source_hash, o.transform,"
+                f" o.transform_version {OF_CHANGES} WHERE ch.kind = ?"
+                f" AND ch.key IN ({marks(len(part))})",
+                (int(RowKind.NODE), *part),
             ):
                 # Written by another transform (or version): never "unchanged".
                 same = (transform, version) == (importer.name, importer.version)
@@ -597,8 +599,8 @@ class Executor:
         carried: dict[str, tuple[int, str | None, str | None]] = {}
         for part in chunks(candidates):
             for key, seq, file, record in conn.execute(
-                "SELECT key, commit_seq, file, record FROM lineage WHERE kind = ? AND"
-                f" transform = ? AND key IN ({marks(len(part))})",
+                f"SELECT ch.key, ch.commit_seq, o.file, l.record {OF_CHANGES} WHERE ch.kind = ?"
+                f" AND o.transform = ? AND ch.key IN ({marks(len(part))})",
                 [int(RowKind.EDGE), importer.name, *part],
             ):
                 if key not in carried or seq >= carried[key][0]:

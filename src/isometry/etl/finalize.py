@@ -73,8 +73,9 @@ def _gone(ex: Executor, run: _Run) -> dict[str, str]:
         }
         latest: dict[str, tuple[int, str | None, str]] = {}
         for key, seq, file, transform in conn.execute(
-            "SELECT key, commit_seq, file, transform FROM lineage WHERE kind = ?"
-            f" AND change != 'delete' AND transform IN ({marks(len(names))})",
+            "SELECT l.key, l.commit_seq, o.file, o.transform FROM lineage l"
+            " JOIN lineage_origins o ON o.id = l.origin WHERE l.kind = ?"
+            f" AND l.change != 'delete' AND o.transform IN ({marks(len(names))})",
             (int(RowKind.NODE), *names),
         ):
             if key in seen or not graph.is_ancestor(seq, run.head):

@@ -323,3 +323,62 @@ def _v3(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V3.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+
+
+SCHEMA_V4 = """
+-- What the lineage rows of one operation and one source file have in common, once.
+CREATE TABLE lineage_origins (
+    id INTEGER PRIMARY KEY,
+    op_id TEXT NOT NULL,
+    file TEXT,
+    template TEXT NOT NULL,
+    source_system TEXT NOT NULL,
+    transform TEXT NOT NULL,
+    transform_version TEXT NOT NULL
+);
+CREATE INDEX lineage_origins_by_op ON lineage_origins (op_id, file);
+CREATE INDEX lineage_origins_by_file ON lineage_origins (file);
+
+-- One row per change an operation wrote, keyed like the change itself: a batch's rows append
+-- in key order under its new commit instead of landing at random in an index by node id. A
+-- node's lineage is found through its changes (changes_by_key).
+CREATE TABLE lineage_v4 (
+    commit_seq INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    origin INTEGER NOT NULL,
+    record TEXT,
+    line INTEGER,
+    offset INTEGER,
+    length INTEGER,
+    source_hash TEXT,
+    change TEXT NOT NULL,
+    time TEXT NOT NULL,
+    PRIMARY KEY (commit_seq, kind, key)
+) WITHOUT ROWID;
+
+INSERT INTO lineage_origins (op_id, file, template, source_system, transform, transform_version)
+    SELECT DISTINCT op_id, file, template, source_system, transform, transform_version
+    FROM lineage;
+
+-- The last row written for a (commit, kind, key) wins, as it did for every reader before.
+INSERT OR REPLACE INTO lineage_v4 (commit_seq, kind, key, origin, record, line, offset, length,
+        source_hash, change, time)
+    SELECT l.commit_seq, l.kind, l.key, o.id, l.record, l.line, l.offset, l.length,
+        l.source_hash, l.change, l.time
+    FROM lineage l JOIN lineage_origins o ON o.op_id = l.op_id AND o.file IS l.file
+        AND o.template = l.template AND o.source_system = l.source_system
+        AND o.transform = l.transform AND o.transform_version = l.transform_version
+    ORDER BY l.id;
+
+DROP TABLE lineage;
+ALTER TABLE lineage_v4 RENAME TO lineage;
+CREATE INDEX lineage_by_origin ON lineage (origin);
+"""
+
+
+@migration(4, "lineage keyed by change, its common parts once per operation and file")
+def _v4(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_V4.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)

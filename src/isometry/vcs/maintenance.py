@@ -42,7 +42,8 @@ def _size(repo: Repository) -> int:
 def gc(
     repo: Repository, *, keep_unreachable: timedelta = timedelta(days=14), vacuum: bool = False
 ) -> GcReport:
-    """Remove commits no branch, tag, waiting merge or retention window reaches, then their rows.
+    """Remove commits no branch, tag, waiting merge or retention window reaches, then their rows
+    (changes, lineage, review flags) and the row versions nothing refers to any more.
 
     An unreachable commit younger than ``keep_unreachable`` is kept (a reset can be undone
     for that long); ancestors of anything kept are kept, since a commit's state is defined by
@@ -63,6 +64,7 @@ def gc(
         for part in chunks(doomed):
             for table, column in (
                 ("changes", "commit_seq"),
+                ("lineage", "commit_seq"),
                 ("review_flags", "commit_seq"),
                 ("commits", "seq"),
             ):
