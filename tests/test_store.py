@@ -309,6 +309,28 @@ def test_full_text_index_follows_main(repo: Repository, repo_path: Path) -> None
     assert [row["id"] for row in api.nodes(repo, search="bread")] == ["n1"]
 
 
+def test_new_nodes_are_indexed_once_the_highest_rowid_is_taken(repo: Repository) -> None:
+    """New rows are found for the index by their rowids above the old highest; when SQLite
+    has to pick free rowids at random instead, they are still all indexed."""
+    commit(repo, up(id="a", name="alpha"))
+    cols = "name, content, summary, tags"
+    with repo.db.transaction() as conn:
+        # Main's nodes table is an ordinary table: a tool may well have moved a rowid.
+        conn.execute(
+            f"INSERT INTO nodes_fts (nodes_fts, rowid, {cols})"
+            f" SELECT 'delete', rowid, {cols} FROM nodes WHERE id = 'a'"
+        )
+        conn.execute("UPDATE nodes SET rowid = ? WHERE id = 'a'", (2**63 - 1,))
+        conn.execute(
+            f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
+            " WHERE id = 'a'"
+        )
+    commit(repo, *(up(id=f"n{i}", name=f"word{chr(97 + i)}") for i in range(20)))
+    for i in range(20):
+        assert [row["id"] for row in api.nodes(repo, search=f"word{chr(97 + i)}")] == [f"n{i}"]
+    assert [row["id"] for row in api.nodes(repo, search="alpha")] == ["a"]
+
+
 # -- apply ------------------------------------------------------------------------------------
 
 

@@ -176,17 +176,34 @@ def _execute(conn: sqlite3.Connection, kind: RowKind, plan: _Plan) -> None:
     for differing, values in plan.updated.items():
         assignments = ", ".join(f"{columns[i]} = ?" for i in differing)
         conn.executemany(f"UPDATE {table} SET {assignments} WHERE rowid = ?", values)
+    before = _max_rowid(conn, table) if plan.reindex else 0
     conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})",
         plan.inserted,
     )
     conn.executemany(f"INSERT INTO nodes_fts (rowid, {cols}) VALUES (?, ?, ?, ?, ?)", plan.refill)
+    if not plan.reindex:
+        return
+    # SQLite gives each new row the highest rowid plus one, so the inserted rows are those
+    # above the highest before: read back in one range, not looked up by id one by one.
+    # (Once the highest rowid possible is taken, it picks free ones at random instead.)
+    if _max_rowid(conn, table) - before == len(plan.reindex):
+        conn.execute(
+            f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
+            " WHERE rowid > ? ORDER BY rowid",
+            (before,),
+        )
+        return
     for part in chunks(plan.reindex):
         conn.execute(
             f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
             f" WHERE id IN ({marks(len(part))}) ORDER BY rowid",
             part,
         )
+
+
+def _max_rowid(conn: sqlite3.Connection, table: str) -> int:
+    return int(conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}").fetchone()[0])
 
 
 def apply_to_main(
