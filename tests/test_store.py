@@ -322,8 +322,7 @@ def test_new_nodes_are_indexed_once_the_highest_rowid_is_taken(repo: Repository)
         )
         conn.execute("UPDATE nodes SET rowid = ? WHERE id = 'a'", (2**63 - 1,))
         conn.execute(
-            f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes"
-            " WHERE id = 'a'"
+            f"INSERT INTO nodes_fts (rowid, {cols}) SELECT rowid, {cols} FROM nodes WHERE id = 'a'"
         )
     commit(repo, *(up(id=f"n{i}", name=f"word{chr(97 + i)}") for i in range(20)))
     for i in range(20):
