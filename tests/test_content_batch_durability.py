@@ -20,7 +20,7 @@ import zstandard
 from isometry.content import ContentStore, LocalBackend, MemoryBackend, backends, codec
 from isometry.content import store as content_store
 from isometry.content.backends import STAGING, SYNCFS_MIN, Backend, Staging
-from isometry.errors import ContentError, QuotaExceeded
+from isometry.errors import ContentError, InvalidContentRequest, QuotaExceeded
 from isometry.store.connection import Database
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
@@ -315,3 +315,152 @@ def test_a_staging_name_taken_by_another_process_is_not_reused(tmp_path: Path) -
     assert child._names_prefix != parent._names_prefix
     with parent.get(sha(b"one")) as one, parent.get(sha(b"two")) as two:
         assert (one.read(), two.read()) == (b"one", b"two")
+
+
+# -- small batches, blobs staged ahead, the root's fsync ------------------------------------
+
+
+def test_a_small_batch_is_sealed_in_order_without_threads(
+    store: ContentStore, db: Database, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows_at_fsyncs: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        rows_at_fsyncs.append(committed_rows(db))
+        real(fd)
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a thread pool was started for a small batch")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(backends, "ThreadPoolExecutor", no_pool)
+    blobs = distinct(backends.SERIAL_SEALS)
+    refs = store.store_many((b, None) for b in blobs)
+
+    staging = str(local(store).root / STAGING)
+    events = [(kind, what) for kind, what in journal.events if kind in ("fsync", "rename")]
+    files = [i for i, (kind, what) in enumerate(events) if kind == "fsync" and staging in what]
+    renames = [i for i, (kind, _) in enumerate(events) if kind == "rename"]
+    folders = [
+        i for i, (kind, what) in enumerate(events) if kind == "fsync" and staging not in what
+    ]
+    assert len(files) == len(renames) == len(blobs)
+    assert max(files) < min(renames), "renamed before every file was durable"
+    assert folders, "no folder was synced"
+    assert min(folders) > max(renames), "names not synced after the renames"
+    assert rows_at_fsyncs == [0] * len(rows_at_fsyncs), "a row was committed before a sync"
+    assert committed_rows(db) == len(blobs)
+    assert all(store.read(r.hash) == b for r, b in zip(refs, blobs, strict=True))
+    assert list((local(store).root / STAGING).iterdir()) == []
+
+
+def test_a_failed_fsync_in_a_small_batch_stores_nothing(
+    store: ContentStore, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.fsync
+    calls = 0
+
+    def fsync(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        store.store_many((b, None) for b in distinct(3))
+    monkeypatch.setattr(os, "fsync", real)
+    _nothing_written(store, db)
+
+
+def test_bytes_staged_ahead_are_stored_by_store_many(store: ContentStore, db: Database) -> None:
+    blobs = distinct(2)
+    staged = store.stage_bytes([(b, f"{i}.bin", "application/x-test") for i, b in enumerate(blobs)])
+    assert committed_rows(db) == 0
+    assert list(local(store).list()) == []
+    refs = store.store_many([(s, f"{i}.bin") for i, s in enumerate(staged)])
+    assert [r.hash for r in refs] == [sha(b) for b in blobs]
+    assert {r.mime_type for r in refs} == {"application/x-test"}
+    assert committed_rows(db) == 2
+    assert all(store.read(sha(b)) == b for b in blobs)
+    assert store.info(sha(blobs[1])).names == ["1.bin"]
+    for entry in staged:
+        entry.abort()  # stored: nothing to undo
+    assert list((local(store).root / STAGING).iterdir()) == []
+    assert all(store.read(sha(b)) == b for b in blobs)
+
+
+def test_a_staged_blob_already_held_is_dropped(store: ContentStore, db: Database) -> None:
+    data = distinct(1)[0]
+    first = store.store(data, "a.bin")
+    [staged] = store.stage_bytes([(data, "b.bin", None)])
+    [again] = store.store_many([(staged, "b.bin")])
+    assert again.hash == first.hash
+    assert again.duplicate
+    assert committed_rows(db) == 1
+    assert list((local(store).root / STAGING).iterdir()) == []
+
+
+def test_a_refused_staged_blob_stores_nothing(store: ContentStore, db: Database) -> None:
+    small, large = distinct(1, size=100)[0], distinct(1, size=5000)[0]
+    staged = store.stage_bytes([(small, "small.bin", None), (large, "large.bin", None)])
+    store.max_blob_size = 1000
+    try:
+        with pytest.raises(QuotaExceeded, match=r"large\.bin"):
+            store.store_many([(s, None) for s in staged])
+    finally:
+        for entry in staged:
+            entry.abort()
+    _nothing_written(store, db)
+
+
+def test_a_blob_staged_by_another_store_is_refused(
+    store: ContentStore, db: Database, tmp_path: Path
+) -> None:
+    other = ContentStore.open(tmp_path / "other", db, store.clock)
+    [staged] = other.stage_bytes([(b"elsewhere", "x.txt", None)])
+    with pytest.raises(InvalidContentRequest, match="staged"):
+        store.store_many([(staged, None)])
+    staged.abort()
+    _nothing_written(store, db)
+    assert list((tmp_path / "other" / "blobs" / STAGING).iterdir()) == []
+
+
+def test_staging_that_fails_leaves_nothing(
+    store: ContentStore, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        store.stage_bytes([(b, "", None) for b in distinct(2)])
+    _nothing_written(store, db)
+
+
+def test_the_root_is_fsynced_only_while_a_fanout_folder_may_be_new(
+    store: ContentStore, journal: Journal, tmp_path: Path
+) -> None:
+    root = str(local(store).root)
+    first = b"first"
+    prefix = sha(first)[:2]
+    same_folder = [
+        data for data in (b"more %d" % i for i in range(200_000)) if sha(data).startswith(prefix)
+    ][:2]
+
+    def root_fsyncs() -> int:
+        return sum(1 for kind, what in journal.events if kind == "fsync" and what == root)
+
+    store.store_many([(first, None)])
+    assert root_fsyncs() == 1  # its folder was new
+    store.store_many([(same_folder[0], None)])
+    assert root_fsyncs() == 1  # the folder's entry is durable already
+    # A folder made again (removed behind our back) is new once more.
+    for blob in (first, same_folder[0]):
+        (local(store).root / prefix / sha(blob)).unlink()
+    (local(store).root / prefix).rmdir()
+    store.store_many([(same_folder[1], None)])
+    assert root_fsyncs() == 2
+    assert store.read(sha(same_folder[1])) == same_folder[1]

@@ -7,12 +7,17 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from isometry import api
-from isometry.content.store import ContentStore
+from isometry.content.store import ContentStore, Staged
+from isometry.etl import operations as etl_operations
 from isometry.etl.attachments import store_attachments
 from isometry.etl.states import State
 from isometry.lineage.records import Origin
+from isometry.model import JSON
 from isometry.sources.base import Attachment
 from isometry.vcs.repository import Repository
 from openers import DirectOpener
@@ -104,6 +109,51 @@ def test_an_operation_keeps_its_log_and_report_as_artifacts(
     assert json.loads(report.getvalue())["id"] == op.id
     roles = {r.role for r in api.blob_info(repo, artifacts["log"]).references}
     assert roles == {"log"}
+
+
+def artifacts_of(repo: Repository, op_id: str) -> tuple[list[object], dict[str, object]]:
+    found = api.operation(repo, op_id).result["artifacts"]
+    log, report = io.BytesIO(), io.BytesIO()
+    api.read_blob(repo, found["log"], log)
+    api.read_blob(repo, found["report"], report)
+    return [json.loads(line) for line in log.getvalue().splitlines()], json.loads(report.getvalue())
+
+
+@pytest.mark.parametrize("foreseen", ["right", "wrong"])
+def test_the_artifacts_are_the_log_and_the_report_as_the_operation_ended(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, foreseen: str
+) -> None:
+    """They are staged before the closing transaction from what it is to write; when that is
+    not what it finds, the ones it finds are stored, and nothing staged is left behind."""
+    if foreseen == "wrong":
+        real = etl_operations.logged
+
+        def logged(*args: Any, **kwargs: Any) -> list[dict[str, JSON]]:
+            return [*real(*args, **kwargs), {"seq": 0, "event": "never written"}]
+
+        monkeypatch.setattr(etl_operations, "logged", logged)
+    kinds: list[str] = []
+    store_many = ContentStore.store_many
+
+    def spy(self: ContentStore, items: Any, **kwargs: Any) -> Any:
+        items = list(items)
+        kinds.extend("staged" if isinstance(i[0], Staged) else "bytes" for i in items)
+        return store_many(self, items, **kwargs)
+
+    monkeypatch.setattr(ContentStore, "store_many", spy)
+    src = tmp_path / "src"
+    path = write(src, [{"id": "a", "title": "One"}, {"id": "b", "title": "Two"}])
+    op = api.import_(repo, "json-import", [path], author=AUTHOR,
+                     grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    assert op == api.operation(repo, op.id)
+    log, report = artifacts_of(repo, op.id)
+    assert log == api.operation_log(repo, op.id)
+    ended = op.to_json(repo.clock.now())
+    ended["result"] = {k: v for k, v in op.result.items() if k != "artifacts"}
+    assert report == ended
+    assert kinds == ["staged" if foreseen == "right" else "bytes"] * 2
+    assert list((repo.path / "blobs" / "tmp").iterdir()) == []
+    assert api.blob_stats(repo).blobs == 2
 
 
 def test_gc_keeps_a_file_a_tagged_commit_reaches_and_removes_one_nothing_reaches(

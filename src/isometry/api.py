@@ -291,8 +291,10 @@ def queue_operation(
     config: Mapping[str, Any] | None = None,
     base: Path,
 ) -> Operation:
-    op = create_operation(repo, template, sources, grants=grants, config=config, base=base)
-    return etl_queue.enqueue(repo, op.id)
+    # One transaction: an operation is never seen created but not yet queued.
+    with repo.db.transaction():
+        op = create_operation(repo, template, sources, grants=grants, config=config, base=base)
+        return etl_queue.enqueue(repo, op.id)
 
 
 def run_queue(

@@ -30,8 +30,10 @@ CHUNK = 1 << 20
 _HASH = re.compile(r"[0-9a-f]{64}")
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 # Files sealed one by one are fsynced by this many threads at once: the disk commits
-# concurrent fsyncs together.
+# concurrent fsyncs together. Up to SERIAL_SEALS files are fsynced one after the other: for so
+# few, starting the threads costs more than overlapping their fsyncs saves.
 SYNC_WORKERS = 8
+SERIAL_SEALS = 4
 # From this many files (or folders) on, one syncfs replaces one fsync each. It pays from 2
 # files on an idle disk, but it also writes what other programs left dirty on the same file
 # system; see bench/README.md, "Content suite".
@@ -261,9 +263,15 @@ def _fsync_dir(path: Path | str) -> None:
 
 def _seal_each(stagings: Sequence[Staging]) -> None:
     """Seal each staging, several at once; the first error is raised once all were tried."""
-    if len(stagings) <= 1:
+    if len(stagings) <= SERIAL_SEALS:
+        failures: list[BaseException] = []
         for staging in stagings:
-            staging.seal()
+            try:
+                staging.seal()
+            except BaseException as failure:
+                failures.append(failure)
+        if failures:
+            raise failures[0]
         return
     with ThreadPoolExecutor(min(SYNC_WORKERS, len(stagings))) as pool:
         futures = [pool.submit(staging.seal) for staging in stagings]
@@ -379,6 +387,9 @@ class LocalBackend:
         self._prefix = os.path.join(root, "")
         self._staging = os.path.join(root, STAGING, "")
         self._folders: set[str] = set()  # fan-out folders known to exist
+        # ... and those whose entry in the root was durable when this backend last fsynced
+        # it: a batch placing blobs only in these needs no fsync of the root.
+        self._durable_folders: set[str] = set()
         self._names_prefix = f"{self._staging}put-{secrets.token_hex(8)}-"
         self._names = itertools.count()
         self._opened = itertools.count()
@@ -443,6 +454,7 @@ class LocalBackend:
         except FileExistsError:
             pass
         else:
+            self._durable_folders.discard(folder)  # made again: its new entry is not durable
             if sync:
                 _fsync_dir(self.root)
         self._folders.add(folder)
@@ -480,9 +492,11 @@ class LocalBackend:
         if self.syncfs is not None and len(folders) >= SYNCFS_MIN:
             # A new descriptor: syncfs still reports a writeback error nobody has seen.
             _sync_through(self.syncfs, str(self.root))
+            self._durable_folders.update(folders)
             return
-        if folders:
+        if not self._durable_folders.issuperset(folders):
             _fsync_dir(self.root)  # a fan-out folder may be new
+            self._durable_folders.update(folders)
         for folder in folders:
             _fsync_dir(folder)
 

@@ -93,6 +93,21 @@ def _encode(
     return encoded, BlobRef(blob_hash, len(data), len(encoded), mime, False, compression)
 
 
+@dataclasses.dataclass(frozen=True)
+class Staged:
+    """Bytes already encoded, written and sealed in a staging file by ``stage_bytes``, with
+    no database work, ahead of the transaction whose ``store_many`` stores them; a caller
+    that ends up not storing them aborts them (``abort``, harmless once stored)."""
+
+    staging: Staging
+    ref: BlobRef
+    filename: str
+    backend: Backend
+
+    def abort(self) -> None:
+        self.staging.abort()
+
+
 class _Writer:
     """Writes a batch's staging files in one worker thread and seals them in bursts in
     another."""
@@ -189,7 +204,9 @@ class _Writer:
         self._sealer.shutdown(wait=True)
 
 
-def _name_of(source: Source) -> str:
+def _name_of(source: Source | Staged) -> str:
+    if isinstance(source, Staged):
+        return source.filename
     return source.name if isinstance(source, Path) else ""
 
 
@@ -277,16 +294,39 @@ class ContentStore:
                 return self._store_stream(stream, filename, mime_type, extra)
         return self._store_stream(source, filename, mime_type, extra)
 
+    def stage_bytes(self, items: Iterable[tuple[bytes, str, str | None]]) -> list[Staged]:
+        """Each ``(data, filename, MIME type or None)`` encoded, written to a staging file and
+        made durable, outside any transaction: ``store_many`` then only places and records
+        them, so a transaction that stores them is not held open across those writes and
+        fsyncs. On error nothing is left."""
+        staged: list[Staged] = []
+        try:
+            for data, filename, mime_type in items:
+                self._check_size(len(data), filename)
+                blob_hash = hashlib.sha256(data).hexdigest()
+                encoded, ref = _encode(data, blob_hash, filename, mime_type)
+                staging = self.backend.stage()
+                staged.append(Staged(staging, ref, filename, self.backend))
+                staging.write(encoded)
+            self.backend.seal_many([entry.staging for entry in staged])
+        except BaseException:
+            for entry in staged:
+                entry.abort()
+            raise
+        return staged
+
     def store_many(
         self,
-        items: Iterable[tuple[Source, str | None] | tuple[Source, str | None, str | None]],
+        items: Iterable[
+            tuple[Source | Staged, str | None] | tuple[Source | Staged, str | None, str | None]
+        ],
         *,
         mime_type: str | None = None,
         metadata: Mapping[str, JSON] | None = None,
     ) -> list[BlobRef]:
-        """Store many blobs (each with its file name, None: a path's own name, and optionally
-        its own MIME type over ``mime_type``) in one database transaction, one ``BlobRef``
-        per item in order.
+        """Store many blobs (each with its file name, None: a path's or a staged item's own,
+        and optionally its own MIME type over ``mime_type``) in one database transaction, one
+        ``BlobRef`` per item in order.
 
         Same guarantees as ``store``, paid once per batch: each blob goes through a staging
         file (written in a worker thread while the next ones are hashed and encoded); the
@@ -294,6 +334,10 @@ class ContentStore:
         item has passed its quotas, renamed into place and their names made durable
         together (``Backend.sync``), then the commit: no row ever names a blob that is not
         durable. A refusal or an error stores nothing: no row, no file.
+
+        An item may be ``Staged`` (by ``stage_bytes`` of this store): its bytes are durable
+        already, and its MIME type is the one it was staged with. One that an error came
+        before is left for the caller to abort.
         """
         extra = dict(metadata or {})
         batch = _Batch()
@@ -335,13 +379,15 @@ class ContentStore:
         conn: sqlite3.Connection,
         writer: _Writer,
         batch: _Batch,
-        source: Source,
+        source: Source | Staged,
         filename: str,
         mime_type: str | None,
         extra: dict[str, JSON],
     ) -> None:
-        data = self._small(source, filename)
-        if data is not None:
+        if isinstance(source, Staged):
+            staging, found = self._staged(source, filename, batch.room)
+            known, row = self._staged_known(conn, batch, staging, found)
+        elif (data := self._small(source, filename)) is not None:
             blob_hash = hashlib.sha256(data).hexdigest()
             known, row = self._batch_known(conn, blob_hash, batch.refs)
             if known is None:
@@ -351,11 +397,7 @@ class ContentStore:
                 writer.add(encoded, blob_hash)
         else:
             staging, found = self._stage_large(source, filename, mime_type, batch.room)
-            batch.large.append((staging, found.hash))
-            known, row = self._batch_known(conn, found.hash, batch.refs)
-            if known is not None:
-                batch.large.pop()
-                staging.abort()
+            known, row = self._staged_known(conn, batch, staging, found)
         if known is not None:
             self._record_duplicate(conn, known.hash, filename, extra)
             batch.results.append(known)
@@ -365,6 +407,32 @@ class ContentStore:
             batch.room -= found.stored_size
         batch.refs[found.hash] = ref
         batch.results.append(ref)
+
+    def _staged_known(
+        self, conn: sqlite3.Connection, batch: _Batch, staging: Staging, found: BlobRef
+    ) -> tuple[BlobRef | None, Row | None]:
+        """``_batch_known`` for a blob already in a staging file: kept to be placed with the
+        others, or dropped when the blob is held already."""
+        batch.large.append((staging, found.hash))
+        known, row = self._batch_known(conn, found.hash, batch.refs)
+        if known is not None:
+            batch.large.pop()
+            staging.abort()
+        return known, row
+
+    def _staged(self, source: Staged, filename: str, room: int | None) -> tuple[Staging, BlobRef]:
+        """A staged item, checked against the quotas as if its bytes were written now."""
+        if source.backend is not self.backend:
+            raise InvalidContentRequest("a staged blob is stored by the store that staged it")
+        found = source.ref
+        try:
+            self._check_size(found.size, filename)
+            if room is not None and found.stored_size > room:
+                raise self._refuse_total(filename, found.stored_size, room)
+        except BaseException:
+            source.abort()
+            raise
+        return source.staging, found
 
     def _small(self, source: Source, filename: str) -> bytes | None:
         """The bytes of a source held in memory or of a file of at most one chunk (checked

@@ -6,14 +6,15 @@ the references to its files are written together or not at all.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
 
 from isometry.content.reports import BlobRef
-from isometry.content.store import ContentStore
+from isometry.content.store import ContentStore, Source, Staged
 from isometry.errors import ContentError, PermissionRefused, SourceUnreadable
 from isometry.etl.batch import Quarantined
 from isometry.lineage.records import Origin
@@ -89,19 +90,42 @@ def _one(store: ContentStore, entry: _Ready) -> BlobRef | Exception:
         return error
 
 
+def artifact_items(
+    op_id: str, log: list[dict[str, JSON]], report: dict[str, JSON]
+) -> list[tuple[bytes, str, str | None]]:
+    """The operation's structured log (JSON Lines) and its report (JSON), as blobs to store."""
+    return [
+        (
+            b"".join(orjson.dumps(entry) + b"\n" for entry in log),
+            f"operation-{op_id}.log.jsonl",
+            "application/x-ndjson",
+        ),
+        (
+            orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS),
+            f"operation-{op_id}.report.json",
+            "application/json",
+        ),
+    ]
+
+
 def store_artifacts(
-    store: ContentStore, op_id: str, log: list[dict[str, JSON]], report: dict[str, JSON]
+    store: ContentStore,
+    op_id: str,
+    log: list[dict[str, JSON]],
+    report: dict[str, JSON],
+    ahead: Sequence[Staged] = (),
 ) -> dict[str, str]:
-    """The operation's structured log (JSON Lines) and its report (JSON), kept as artifacts."""
-    log_bytes = b"".join(orjson.dumps(entry) + b"\n" for entry in log)
-    report_bytes = orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    # One batch: both files are made durable together, not one fsync round after the other.
-    log_ref, report_ref = store.store_many(
-        [
-            (log_bytes, f"operation-{op_id}.log.jsonl", "application/x-ndjson"),
-            (report_bytes, f"operation-{op_id}.report.json", "application/json"),
+    """The operation's log and report, kept as artifacts. ``ahead``: the same two, staged
+    before the transaction from what they were expected to be; used if they are exactly
+    what they must be, else left for the caller to abort."""
+    items = artifact_items(op_id, log, report)
+    sources: list[tuple[Source | Staged, str | None, str | None]] = list(items)
+    if [s.ref.hash for s in ahead] == [hashlib.sha256(data).hexdigest() for data, *_ in items]:
+        sources = [
+            (staged, name, mime) for staged, (_, name, mime) in zip(ahead, items, strict=True)
         ]
-    )
+    # One batch: both files are made durable together, not one fsync round after the other.
+    log_ref, report_ref = store.store_many(sources)
     store.reference(log_ref.hash, "artifact", op_id, "log")
     store.reference(report_ref.hash, "artifact", op_id, "report")
     return {"log": log_ref.hash, "report": report_ref.hash}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from isometry.errors import InvalidConfiguration, ModelError
@@ -77,18 +77,12 @@ class OperationConfig:
         )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> OperationConfig:
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise InvalidConfiguration(f"unknown configuration key(s): {', '.join(unknown)}")
-        values = {k: v for k, v in overrides.items() if v is not None}
-        for name in ("include", "exclude"):
-            if name in values:
-                values[name] = tuple(values[name])
-        return replace(self, **values)
+        return replace(self, **_values(overrides))
 
     def to_json(self) -> dict[str, JSON]:
-        out = asdict(self)
+        # Field by field (every other field holds a plain value): ``asdict`` deep-copies the
+        # options only for them to be replaced here.
+        out: dict[str, JSON] = {name: getattr(self, name) for name in _NAMES}
         out["include"] = list(self.include)
         out["exclude"] = list(self.exclude)
         out["options"] = dict(self.options)
@@ -96,4 +90,21 @@ class OperationConfig:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> OperationConfig:
-        return cls().with_overrides(data)
+        # The defaults overridden, built (and checked) once rather than twice.
+        return cls(**_values(data))
+
+
+_NAMES = tuple(f.name for f in fields(OperationConfig))
+_KNOWN = frozenset(_NAMES)
+
+
+def _values(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``overrides`` sets (None: keep the default), checked by name."""
+    unknown = sorted(set(overrides) - _KNOWN)
+    if unknown:
+        raise InvalidConfiguration(f"unknown configuration key(s): {', '.join(unknown)}")
+    values = {k: v for k, v in overrides.items() if v is not None}
+    for name in ("include", "exclude"):
+        if name in values:
+            values[name] = tuple(values[name])
+    return values

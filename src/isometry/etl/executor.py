@@ -100,6 +100,7 @@ class _Run:
     source_index: int = 0
     cursor: JSON = None
     recovering_since: datetime | None = None
+    final: Operation | None = None  # as it ended (set when it is closed as finished)
     # Deflate rows before their transaction (see _transform) while batches mostly write: on a
     # re-import that writes little, most of that work would be thrown away.
     pack_ahead: bool = True
@@ -185,7 +186,7 @@ class Executor:
                 self._end_early(run, stop.state, stop.reason)
             except (IsometryError, sqlite3.DatabaseError) as error:
                 self._end_early(run, State.FAILED, str(error))
-        return self.load(run.op.id)
+        return run.final or self.load(run.op.id)
 
     def load(self, op_id: str) -> Operation:
         with self.repo.db.snapshot() as conn:
@@ -308,10 +309,7 @@ class Executor:
         now = self.now()
         with self.repo.db.snapshot() as conn:
             limit = int(settings.get(conn, "max_concurrent") or 1)
-            running = [
-                op for op in operations.list_all(conn, (State.RUNNING,))
-                if op.id != run.op.id and op.shown_state(now) is State.RUNNING
-            ]  # fmt: skip
+            running = [op_id for op_id in operations.running(conn, now) if op_id != run.op.id]
         if len(running) >= limit:
             raise LimitExceeded(
                 f"{len(running)} operation(s) already running, the limit is {limit}; "
@@ -338,33 +336,35 @@ class Executor:
         if "sources" in op.result:
             # Resuming: the sources must be the ones the checkpoints point into.
             run.files = recheck(op.result["sources"], run.accessor)
-        else:
-            unreadable: list[tuple[Path, str]] = []
-            run.files = expand(
-                op.sources, op.config, run.importers, run.accessor, run.options, unreadable
-            )
+            run.total = sum(f.records for f in run.files)
             with self.repo.db.transaction() as conn:
-                # A folder's unreadable files count as quarantined records, written with
-                # the list of sources so a resume neither loses nor repeats them.
-                stamp = self.stamp()
-                conn.executemany(
-                    "INSERT INTO quarantine (op_id, locator, raw, reason, time)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    ((op.id, orjson.dumps({"file": str(path), "record": ""}).decode(),
-                      str(path), reason, stamp) for path, reason in unreadable),
-                )  # fmt: skip
-                for name in ("read", "quarantined"):
-                    run.counts[name] = run.counts.get(name, 0) + len(unreadable)
-                checkpoints.write(conn, run.checkpoint(), stamp)
-                op.result["sources"] = [f.to_json() for f in run.files]
                 operations.update(
-                    conn, op.id, result=op.result, phase="scanning", counts=run.counts
+                    conn, op.id, progress={"done": run.counts.get("read", 0), "total": run.total}
                 )
+            return
+        unreadable: list[tuple[Path, str]] = []
+        run.files = expand(
+            op.sources, op.config, run.importers, run.accessor, run.options, unreadable
+        )
         run.total = sum(f.records for f in run.files)
         with self.repo.db.transaction() as conn:
+            # A folder's unreadable files count as quarantined records, written with the
+            # list of sources so a resume neither loses nor repeats them.
+            stamp = self.stamp()
+            conn.executemany(
+                "INSERT INTO quarantine (op_id, locator, raw, reason, time)"
+                " VALUES (?, ?, ?, ?, ?)",
+                ((op.id, orjson.dumps({"file": str(path), "record": ""}).decode(),
+                  str(path), reason, stamp) for path, reason in unreadable),
+            )  # fmt: skip
+            for name in ("read", "quarantined"):
+                run.counts[name] = run.counts.get(name, 0) + len(unreadable)
+            checkpoints.write(conn, run.checkpoint(), stamp)
+            op.result["sources"] = [f.to_json() for f in run.files]
             operations.update(
-                conn, op.id, progress={"done": run.counts.get("read", 0), "total": run.total}
-            )
+                conn, op.id, result=op.result, phase="scanning", counts=run.counts,
+                progress={"done": run.counts.get("read", 0), "total": run.total},
+            )  # fmt: skip
 
     # -- extracting, transforming, validating, loading --------------------------------------
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
 
+from isometry.content.store import Staged
 from isometry.errors import IsometryError, MergeInProgress
 from isometry.etl import checkpoints, operations
-from isometry.etl.attachments import store_artifacts
+from isometry.etl.attachments import artifact_items, store_artifacts
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
 from isometry.model import JSON, RowKind
@@ -259,24 +262,70 @@ def close(
     """End the operation in ``state`` (or leave it for a resume, ``finished=False``): its
     counts, result and error written, its log and report kept as artifacts."""
     op = run.op
-    with ex.repo.db.transaction() as conn:
-        current = operations.load(conn, op.id).state
-        move(conn, op.id, current, state)
-        op.result.update(outcome)
-        operations.update(
-            conn, op.id, counts=run.counts, commits=op.commits, result=op.result, error=error,
-            phase=phase, lease_owner=None, lease_until=None,
-            finished_at=ex.stamp() if finished else None,
-            progress={"done": run.counts.get("read", 0), "total": run.total},
-        )  # fmt: skip
-        operations.log(
-            conn, op.id, ex.stamp(), "error" if error and finished else "info", str(state),
-            reason=error, counts=run.counts, **{k: str(v) for k, v in outcome.items()},
-        )  # fmt: skip
-        if finished:
-            ended = operations.load(conn, op.id)
-            artifacts = store_artifacts(
-                ex.artifacts, op.id, operations.read_log(conn, op.id), ended.to_json(ex.now())
-            )
-            op.result["artifacts"] = artifacts
-            operations.update(conn, op.id, result=op.result)
+    changes: dict[str, JSON] = {
+        "counts": run.counts, "commits": op.commits, "result": {**op.result, **outcome},
+        "error": error, "phase": phase, "lease_owner": None, "lease_until": None,
+        "finished_at": ex.stamp() if finished else None,
+        "progress": {"done": run.counts.get("read", 0), "total": run.total},
+    }  # fmt: skip
+    entry = _LogEntry(
+        ex.stamp(), "error" if error and finished else "info", str(state),
+        {"reason": error, "counts": run.counts, **{k: str(v) for k, v in outcome.items()}},
+    )  # fmt: skip
+    now = ex.now() if finished else None
+    ahead = _artifacts_ahead(ex, op.id, state, changes, entry, now) if now is not None else []
+    ended: operations.Operation | None = None
+    try:
+        with ex.repo.db.transaction() as conn:
+            move(conn, op.id, operations.state_of(conn, op.id), state)
+            op.result.update(outcome)
+            operations.update(conn, op.id, **changes)
+            operations.log(conn, op.id, entry.time, entry.level, entry.event, **entry.data)
+            if now is not None:
+                ended = operations.load(conn, op.id)
+                artifacts = store_artifacts(
+                    ex.artifacts, op.id, operations.read_log(conn, op.id), ended.to_json(now),
+                    ahead,
+                )  # fmt: skip
+                op.result["artifacts"] = artifacts
+                operations.update(conn, op.id, result=op.result)
+                ended.result = operations.stored(op.result)
+    finally:
+        for staged in ahead:
+            staged.abort()  # nothing, for those stored
+    # The operation as it ended, for the caller, rather than read once more.
+    run.final = ended
+
+
+@dataclass(frozen=True)
+class _LogEntry:
+    """The log entry an operation ends with."""
+
+    time: str
+    level: str
+    event: str
+    data: dict[str, JSON]
+
+
+def _artifacts_ahead(
+    ex: Executor,
+    op_id: str,
+    state: State,
+    changes: dict[str, JSON],
+    entry: _LogEntry,
+    now: datetime,
+) -> list[Staged]:
+    """The log and report the closing transaction will store, foreseen from the operation as
+    it is now and what that transaction writes, written and made durable before it: the
+    transaction (which holds the database's write lock) then only places them. It checks
+    them against what it reads, and stores the real ones where they differ (a log entry
+    another process wrote in between, say). When they cannot be staged, it stores them."""
+    try:
+        with ex.repo.db.snapshot() as conn:
+            found = operations.load(conn, op_id)
+            log = operations.read_log(conn, op_id)
+        report = operations.updated(found, state=state, **changes).to_json(now)
+        log = operations.logged(log, entry.time, entry.level, entry.event, **entry.data)
+        return ex.artifacts.stage_bytes(artifact_items(found.id, log, report))
+    except (IsometryError, sqlite3.Error, OSError):
+        return []  # the closing transaction meets the same trouble, or stores them itself

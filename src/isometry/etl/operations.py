@@ -11,7 +11,7 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ _COLUMNS = (
 COUNTERS = (
     "read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered", "skipped",
 )  # fmt: skip
+_SELECT_ONE = f"SELECT {', '.join(_COLUMNS)} FROM operations WHERE id = ?"
 # Counts are kept in total (``read``) and per source importer (``safari/read``), in one flat
 # mapping, so a checkpoint carries both and a resume continues both exactly.
 SOURCE_SEP = "/"
@@ -92,10 +93,9 @@ class Operation:
         on another machine, the lease running out does."""
         if self.state is not State.RUNNING:
             return self.state
-        local = owner_process_alive(self.lease_owner)
-        if local is None:
-            local = lease_alive(self.lease_until, now)
-        return State.RUNNING if local else State.INTERRUPTED
+        return (
+            State.RUNNING if _alive(self.lease_owner, self.lease_until, now) else State.INTERRUPTED
+        )
 
     def fraction(self) -> float:
         """Overall progress 0..1: records handled out of the records scanning found."""
@@ -154,6 +154,24 @@ def owner_process_alive(owner: str | None) -> bool | None:
     return True
 
 
+def _alive(owner: str | None, until: str | None, now: datetime) -> bool:
+    """Whether the process holding a lease still runs (see ``Operation.shown_state``)."""
+    local = owner_process_alive(owner)
+    return local if local is not None else lease_alive(until, now)
+
+
+def running(conn: sqlite3.Connection, now: datetime) -> list[str]:
+    """The ids of the operations shown as running, in order, without reading the rest."""
+    return [
+        op_id
+        for op_id, owner, until in conn.execute(
+            "SELECT id, lease_owner, lease_until FROM operations WHERE state = ? ORDER BY seq",
+            (State.RUNNING,),
+        )
+        if _alive(owner, until, now)
+    ]
+
+
 def lease_alive(until: str | None, now: datetime) -> bool:
     return until is not None and _parse(until) > now
 
@@ -200,18 +218,44 @@ def _dump(value: object) -> str:
 
 def load(conn: sqlite3.Connection, op_id: str) -> Operation:
     """An operation by id or unique id prefix."""
+    # The whole id first: found through the primary key, where the prefix search (a LIKE,
+    # which no index serves) reads every operation.
+    row = conn.execute(_SELECT_ONE, (op_id,)).fetchone()
+    if row is not None:
+        return _row_to_operation(row)
     rows = conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM operations WHERE id = ? OR id LIKE ? LIMIT 2",
-        (op_id, op_id.replace("%", "").replace("_", "") + "%"),
+        f"SELECT {', '.join(_COLUMNS)} FROM operations WHERE id LIKE ? LIMIT 2",
+        (op_id.replace("%", "").replace("_", "") + "%",),
     ).fetchall()
-    exact = [r for r in rows if r[0] == op_id]
-    if exact:
-        return _row_to_operation(exact[0])
     if len(rows) == 1 and len(op_id) >= 4:
         return _row_to_operation(rows[0])
     if len(rows) > 1:
         raise OperationNotFound(f"{op_id!r} matches several operations; give more of the id")
     raise OperationNotFound(f"no operation {op_id!r}")
+
+
+def state_of(conn: sqlite3.Connection, op_id: str) -> State:
+    """The stored state of one operation (by its whole id), without reading the rest."""
+    row = conn.execute("SELECT state FROM operations WHERE id = ?", (op_id,)).fetchone()
+    if row is None:
+        raise OperationNotFound(f"no operation {op_id!r}")
+    return State(row[0])
+
+
+def stored(value: Any) -> Any:
+    """A JSON column's value as ``load`` gives it back (keys sorted, as stored)."""
+    return orjson.loads(_dump(value))
+
+
+def updated(op: Operation, **values: Any) -> Operation:
+    """``op`` as ``load`` gives it after ``update(conn, op.id, **values)``."""
+    return replace(
+        op,
+        **{
+            name: stored(v) if name in _JSON_FIELDS and not isinstance(v, str) else v
+            for name, v in values.items()
+        },
+    )
 
 
 def list_all(conn: sqlite3.Connection, states: tuple[State, ...] = ()) -> list[Operation]:
@@ -252,9 +296,22 @@ def log(
 
 def read_log(conn: sqlite3.Connection, op_id: str) -> list[dict[str, JSON]]:
     return [
-        {"seq": seq, "time": time, "level": level, "event": event, **orjson.loads(data)}
+        _entry(seq, time, level, event, orjson.loads(data))
         for seq, time, level, event, data in conn.execute(
             "SELECT seq, time, level, event, data FROM op_log WHERE op_id = ? ORDER BY seq",
             (op_id,),
         )
     ]
+
+
+def logged(
+    log: list[dict[str, JSON]], now: str, level: str, event: str, **data: JSON
+) -> list[dict[str, JSON]]:
+    """``log`` (as ``read_log`` gave it) as ``read_log`` gives it after this ``log`` call."""
+    last = log[-1]["seq"] if log else 0
+    assert isinstance(last, int)
+    return [*log, _entry(last + 1, now, level, event, stored(data))]
+
+
+def _entry(seq: int, time: str, level: str, event: str, data: dict[str, JSON]) -> dict[str, JSON]:
+    return {"seq": seq, "time": time, "level": level, "event": event, **data}

@@ -23,9 +23,10 @@ def enqueue(repo: Repository, op_id: str) -> Operation:
     with repo.db.transaction() as conn:
         op = operations.load(conn, op_id)
         move(conn, op.id, op.state, State.QUEUED)
-        operations.update(conn, op.id, queued_at=repo.now())
+        op.state, op.queued_at = State.QUEUED, repo.now()
+        operations.update(conn, op.id, queued_at=op.queued_at)
         operations.log(conn, op.id, repo.now(), "info", "queued")
-        return operations.load(conn, op.id)
+        return op
 
 
 def _next_queued(repo: Repository) -> str | None:
@@ -51,7 +52,7 @@ def run_queue(
         limit = max_concurrent or int(settings.get(conn, "max_concurrent") or 1)
     lock = threading.Lock()
     stopping = threading.Event()
-    done: list[str] = []
+    done: list[Operation] = []
     errors: list[BaseException] = []
 
     def worker() -> None:
@@ -70,11 +71,10 @@ def run_queue(
                     except IsometryError:
                         continue
                 try:
-                    executor.run_claimed(executor_run)
+                    done.append(executor.run_claimed(executor_run))
                 except BaseException as error:  # surfaced to the caller after all workers end
                     errors.append(error)
                     return
-                done.append(op_id)
 
     threads = [threading.Thread(target=worker, name=f"isometry-queue-{i}") for i in range(limit)]
     for thread in threads:
@@ -91,5 +91,4 @@ def run_queue(
         raise
     if errors:
         raise errors[0]
-    with opener(path, clock) as repo, repo.db.snapshot() as conn:
-        return sorted((operations.load(conn, op_id) for op_id in done), key=lambda op: op.seq)
+    return sorted(done, key=lambda op: op.seq)
