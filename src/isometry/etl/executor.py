@@ -476,7 +476,10 @@ class Executor:
                 operations.update(conn, op.id, recovery_seconds=seconds)
                 run.recovering_since = None
 
-        with self.repo.db.transaction(commit_in_background=True):
+        # Only a full batch may have another behind it to overlap with; a small import's
+        # single batch would only pay for the thread.
+        full = len(chunk) >= config.batch_size
+        with self.repo.db.transaction(commit_in_background=full):
             applied = self.repo.apply(
                 op.branch, [*batch.ops, *stale], author=self.author, expected_head=run.head,
                 message=f"{op.template}: batch {number} of operation {op.id}",
