@@ -1157,14 +1157,21 @@ def test_the_queue_runs_every_waiting_operation(repo_path: Path, tmp_path: Path)
 # -- lineage ----------------------------------------------------------------------------------
 
 
-def test_lineage_of_a_node_an_operation_and_a_source(repo: Repository, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(60))
+def _import_then_change_one(
+    repo: Repository, tmp_path: Path, count: int, changed: int
+) -> tuple[Path, Path, Operation, Operation, list[Record]]:
+    """Two files imported together, then one record of the first changed and imported again."""
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(count))
     other = write_jsonl(tmp_path / "src" / "other.jsonl", records(5, start=100))
     first = run_import(repo, tmp_path, [path, other])
-    changed = records(60)
-    changed[10] = record(10, body="changed")
-    write_jsonl(path, changed)
-    second = run_import(repo, tmp_path, path)
+    now = records(count)
+    now[changed] = record(changed, body="changed")
+    write_jsonl(path, now)
+    return path, other, first, run_import(repo, tmp_path, path), now
+
+
+def test_lineage_of_a_node_an_operation_and_a_source(repo: Repository, tmp_path: Path) -> None:
+    path, other, first, second, changed = _import_then_change_one(repo, tmp_path, 60, 10)
     key = nid(path, "r10")
 
     history = api.lineage(repo, node=key)
@@ -1215,13 +1222,7 @@ CREATE TABLE lineage (
 def test_lineage_of_an_older_repository_survives_its_migration(
     repo: Repository, repo_path: Path, tmp_path: Path
 ) -> None:
-    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(30))
-    other = write_jsonl(tmp_path / "src" / "other.jsonl", records(5, start=100))
-    first = run_import(repo, tmp_path, [path, other])
-    changed = records(30)
-    changed[3] = record(3, body="changed")
-    write_jsonl(path, changed)
-    second = run_import(repo, tmp_path, path)
+    path, other, first, second, _ = _import_then_change_one(repo, tmp_path, 30, 3)
 
     def answers(r: Repository) -> list[list[dict[str, JSON]]]:
         return [
