@@ -46,10 +46,13 @@ class Database:
 
     def settle(self) -> None:
         """Wait for a commit running in the background; raise if it failed (rolled back)."""
-        committing, self._committing = self._committing, None
+        committing = self._committing
         if committing is None:
             return
+        # Forgotten only once it has ended: an interrupt (Ctrl-C) during the wait must not let
+        # the next statement run beside the commit.
         committing.join()
+        self._committing = None
         error, self._commit_error = self._commit_error, None
         if error is not None:
             if self._conn.in_transaction:
