@@ -9,6 +9,7 @@ run that was never interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -381,11 +382,32 @@ class Executor:
                     self._between_batches(run)
                 self._batch(run, chunk, batch)
                 written = True
-        finally:
-            # A source that fails mid-read must not hide a commit that failed before it.
             self.repo.db.settle()
+        except BaseException:
+            try:
+                # A source that fails mid-read must not hide a commit that failed before it.
+                self.repo.db.settle()
+            finally:
+                self._back_to_checkpoint(run)
+            raise
         if written:
             self._between_batches(run)
+
+    def _back_to_checkpoint(self, run: _Run) -> None:
+        """After a batch whose transaction did not commit: the run as its last checkpoint has
+        it, so that what ends the operation (a rollback, its counts, its commits) does not
+        count that batch. Best effort: a database that cannot be read cannot be written to."""
+        with contextlib.suppress(IsometryError, sqlite3.Error), self.repo.db.snapshot() as conn:
+            point = checkpoints.read(conn, run.op.id)
+            commits = operations.load(conn, run.op.id).commits
+            if point is not None:
+                run.head, run.counts, run.batches = point.branch_head, point.counts, point.batches
+                run.source_index, run.cursor, run.stage = (
+                    point.source_index,
+                    point.cursor,
+                    point.stage,
+                )
+                run.op.commits = commits
 
     def _entries(self, run: _Run) -> Iterator[_Entry]:
         """Every record still to read, file after file, from the checkpoint on."""
