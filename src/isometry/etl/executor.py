@@ -109,6 +109,11 @@ class _Run:
     def stage_reached(self, stage: str) -> bool:
         return checkpoints.STAGES.index(self.stage) >= checkpoints.STAGES.index(stage)
 
+    def back_to(self, point: checkpoints.Checkpoint) -> None:
+        """The run's state as ``point`` holds it (the inverse of ``checkpoint``)."""
+        self.head, self.counts, self.batches = point.branch_head, point.counts, point.batches
+        self.stage, self.source_index, self.cursor = point.stage, point.source_index, point.cursor
+
     def checkpoint(self, **changes: JSON) -> checkpoints.Checkpoint:
         """The checkpoint of this run's state now (with ``changes`` applied to the run)."""
         for name, value in changes.items():
@@ -276,12 +281,7 @@ class Executor:
         with self.repo.db.transaction() as conn:
             point = checkpoints.read(conn, op.id)
             if point is not None:
-                run.head, run.counts, run.batches = point.branch_head, point.counts, point.batches
-                run.stage, run.source_index, run.cursor = (
-                    point.stage,
-                    point.source_index,
-                    point.cursor,
-                )
+                run.back_to(point)
                 run.start_head = int(op.result.get("start_head", run.head))
                 return
             branch = self._set_up_branch(conn, op)
@@ -401,12 +401,7 @@ class Executor:
             point = checkpoints.read(conn, run.op.id)
             commits = operations.load(conn, run.op.id).commits
             if point is not None:
-                run.head, run.counts, run.batches = point.branch_head, point.counts, point.batches
-                run.source_index, run.cursor, run.stage = (
-                    point.source_index,
-                    point.cursor,
-                    point.stage,
-                )
+                run.back_to(point)
                 run.op.commits = commits
 
     def _entries(self, run: _Run) -> Iterator[_Entry]:
