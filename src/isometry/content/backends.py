@@ -253,7 +253,8 @@ def _sync_through(syncfs: Callable[[int], None], path: str) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path | str) -> None:
+def _fsync_path(path: Path | str) -> None:
+    """fsync a file or a folder by its path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -323,7 +324,7 @@ class _LocalStaging:
             finally:
                 self.close()
         elif self._state == _CLOSED:
-            _fsync_file(self._path)
+            _fsync_path(self._path)
         else:
             return
         self._state = _SEALED
@@ -354,14 +355,6 @@ class _LocalStaging:
         self._state = _DONE
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path)
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalBackend:
@@ -403,7 +396,7 @@ class LocalBackend:
             out.flush()
             os.fsync(out.fileno())
         os.replace(name, marker)
-        _fsync_dir(self.root)
+        _fsync_path(self.root)
 
     def path_of(self, blob_hash: str) -> Path:
         check_hash(blob_hash)
@@ -445,7 +438,7 @@ class LocalBackend:
             self._make_folder(folder, sync=sync)  # removed since we last looked
             os.replace(path, target)
         if sync:
-            _fsync_dir(folder)
+            _fsync_path(folder)
         return True
 
     def _make_folder(self, folder: str, *, sync: bool) -> None:
@@ -456,7 +449,7 @@ class LocalBackend:
         else:
             self._durable_folders.discard(folder)  # made again: its new entry is not durable
             if sync:
-                _fsync_dir(self.root)
+                _fsync_path(self.root)
         self._folders.add(folder)
 
     def stage(self) -> Staging:
@@ -495,10 +488,10 @@ class LocalBackend:
             self._durable_folders.update(folders)
             return
         if not self._durable_folders.issuperset(folders):
-            _fsync_dir(self.root)  # a fan-out folder may be new
+            _fsync_path(self.root)  # a fan-out folder may be new
             self._durable_folders.update(folders)
         for folder in folders:
-            _fsync_dir(folder)
+            _fsync_path(folder)
 
     def put(self, blob_hash: str, data: bytes | BinaryIO) -> bool:
         if self.has(blob_hash):
@@ -537,7 +530,7 @@ class LocalBackend:
             os.unlink(path)
         except FileNotFoundError:
             return False
-        _fsync_dir(path[: -len(blob_hash) - 1])
+        _fsync_path(path[: -len(blob_hash) - 1])
         return True
 
     def size(self, blob_hash: str) -> int:
