@@ -121,7 +121,7 @@ def map_record(
     for name, value in fields.items():
         if value is None or (isinstance(value, str) and not value.strip()):  # is_blank
             continue
-        field = (_ROLES.get(name) or _role(name))[0]
+        field = (_ROLES.get(name) or _role(name))[0]  # the lookup inline: once per field
         if not field or field in taken:
             properties[name] = value
             continue
@@ -176,7 +176,7 @@ def map_columns(
 def row_key(fields: Mapping[str, JSON], number: int) -> str:
     """The record's key within its file: its first non-empty id field, else its number."""
     for name, value in fields.items():
-        if (_ROLES.get(name) or _role(name))[1] and not is_blank(value):
+        if _role(name)[1] and not is_blank(value):
             text = _scalar_text(value)
             if isinstance(text, str):
                 return text.strip()
@@ -402,7 +402,7 @@ def attachments_of(fields: Mapping[str, JSON], folder: Path) -> tuple[Attachment
     ``name`` and ``mime_type``. The field itself also stays in ``properties``."""
     found: list[Attachment] = []
     for name, value in fields.items():
-        if not (_ROLES.get(name) or _role(name))[2] or not isinstance(value, list):
+        if not _role(name)[2] or not isinstance(value, list):
             continue
         for entry in value:
             path, label, mime = None, None, None
