@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Literal, Protocol
@@ -302,27 +303,29 @@ def _document(
         yield index, _Broken(_reason(error))
 
 
+@dataclass(frozen=True, slots=True)
 class _Broken:
     """Stands for the rest of a document that stopped being JSON."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    reason: str
 
 
+@dataclass(frozen=True, slots=True)
 class _Unreadable:
     """Stands for one item of a document that cannot be read as a record."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    reason: str
 
 
 def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Item:
     number = index + 1
-    if isinstance(value, _Unreadable):
-        return Rejected(Locator(origin.file, str(number)), "", f"item {number}: {value.reason}")
-    if isinstance(value, _Broken):
-        locator = Locator(origin.file, str(number))
-        return Rejected(locator, "", f"the document breaks off after item {index}: {value.reason}")
+    if isinstance(value, _Unreadable | _Broken):
+        reason = (
+            f"item {number}: {value.reason}"
+            if isinstance(value, _Unreadable)
+            else f"the document breaks off after item {index}: {value.reason}"
+        )
+        return Rejected(Locator(origin.file, str(number)), "", reason)
     raw = json.dumps(value, ensure_ascii=False)
     if not isinstance(value, dict):
         locator = Locator(origin.file, str(number))
