@@ -28,6 +28,7 @@ class SourceFile:
     fingerprint: str
     mtime_ns: int
     root: Path | None = None  # the folder it was found in, as the user named it
+    clashing: tuple[str, ...] = ()  # keys its scan found clashing (see ``Scan``)
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {
@@ -40,11 +41,13 @@ class SourceFile:
         }
         if self.root is not None:
             out["root"] = str(self.root)
+        if self.clashing:
+            out["clashing"] = list(self.clashing)
         return out
 
     def options(self, options: Options) -> Options:
         """The operation's options as this file's importer sees them."""
-        return replace(options, root=self.root)
+        return replace(options, root=self.root, clashing=frozenset(self.clashing))
 
 
 def _wanted(relative: str, config: OperationConfig) -> bool:
@@ -147,7 +150,7 @@ def expand(
                 continue
             out.append(
                 SourceFile(resolved, importer, scan.records, scan.size, scan.fingerprint,
-                           resolved.stat().st_mtime_ns, folder)
+                           resolved.stat().st_mtime_ns, folder, scan.clashing)
             )  # fmt: skip
     return out
 
@@ -166,10 +169,11 @@ def recheck(known: Sequence[Mapping[str, JSON]], accessor: Accessor) -> list[Sou
                 f"{path} changed since the operation started; resuming would mix two versions "
                 "of it: cancel this operation and import again"
             )
-        root = entry.get("root")
+        root, clashing = entry.get("root"), entry.get("clashing")
         out.append(
             SourceFile(resolved, registry.load(str(entry["importer"])), int(entry["records"]),
                        int(entry["size"]), str(entry["fingerprint"]), int(entry["mtime_ns"]),
-                       Path(root) if isinstance(root, str) else None)
+                       Path(root) if isinstance(root, str) else None,
+                       tuple(map(str, clashing)) if isinstance(clashing, list) else ())
         )  # fmt: skip
     return out

@@ -98,6 +98,9 @@ class Scan:
     records: int
     size: int
     fingerprint: str
+    # Keys that a record without an id (keyed by its row number) and another record's id
+    # both name: such rows are refused at read (``records.KeyClashes``).
+    clashing: tuple[str, ...] = ()
 
 
 class Opener(Protocol):
@@ -111,11 +114,13 @@ class Opener(Protocol):
 @dataclass(frozen=True)
 class Options:
     """Per-operation options an importer may read (from the operation's configuration), and
-    ``root``: the folder the user named that the file was found in (None when the file was
-    named itself), so an importer can tell a vault's relative paths and resolve links in it."""
+    what the scan found about the file: ``root``, the folder the user named that the file was
+    found in (None when the file was named itself), so an importer can tell a vault's relative
+    paths and resolve links in it; ``clashing``, the keys its scan found clashing (``Scan``)."""
 
     values: Mapping[str, JSON] = field(default_factory=dict)
     root: Path | None = None
+    clashing: frozenset[str] = frozenset()
 
     def get(self, name: str, default: JSON = None) -> JSON:
         return self.values.get(name, default)

@@ -10,7 +10,8 @@ at a time (it asks for more inside a quoted field), so the byte range of every r
 Cursor ``{"offset": byte offset after the row, "row": its row number, "line": lines read}``:
 resume reads the header again, then seeks to ``offset``. Rows that are empty are skipped; a row
 with another number of fields than the header, or that is not valid CSV or not in the file's
-encoding, is ``Rejected``. The option ``dayfirst`` reads ``01/05/2024`` as 1 May.
+encoding, is ``Rejected``; so is a row without an id whose row number is the id of another row
+(``records.KeyClashes``). The option ``dayfirst`` reads ``01/05/2024`` as 1 May.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.records import (
     BOMS,
+    ID_NAMES,
+    KeyClashes,
     Origin,
+    clash_reason,
     cursor_position,
+    normal_name,
     open_source,
     row_key,
     sha256_hex,
@@ -78,9 +83,16 @@ class CsvImporter:
             digest.update(stream.read(form.start))
             lines = _Lines(stream, form, form.start, digest)
             header = _header(path, lines, form)
-            records = 0 if header is None else sum(1 for _ in _rows(lines, form, 0))
+            records, clashes = 0, KeyClashes()
+            if header is not None:
+                # Only the id columns can make keys clash; without one no row has an id.
+                ids = [(i, name) for i, name in enumerate(header) if normal_name(name) in ID_NAMES]
+                for row in _rows(lines, form, 0):
+                    records += 1
+                    if ids and row.cells is not None and len(row.cells) == len(header):
+                        clashes.add({name: row.cells[i] for i, name in ids}, row.number)
             lines.drain()
-        return Scan(records=records, size=lines.offset, fingerprint=digest.hexdigest())
+        return Scan(records, lines.offset, digest.hexdigest(), clashes.keys())
 
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
@@ -354,6 +366,8 @@ def _item(origin: Origin, header: list[str], row: _Row) -> Item:
         return Rejected(locator, row.text, reason)
     fields = dict(zip(header, row.cells, strict=True))
     key = row_key(fields, row.number)
+    if origin.clashing and origin.refuses(key, fields):
+        return Rejected(locator, row.text, clash_reason(f"row {row.number} (line {row.line})", key))
     return Draft(
         node=origin.node(fields, key),
         locator=Locator(origin.file, key, row.line, row.start, len(row.data)),

@@ -12,11 +12,13 @@ Layouts:
 The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
 ``01/05/2024`` as 1 May. A line that is not JSON, or a record that is not an object, is
 ``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
-records. A file that is not JSON at all raises ``SourceUnreadable``.
+records. A file that is not JSON at all raises ``SourceUnreadable``. So is a record without an
+id whose line (or item) number is the id of another record of the file (``KeyClashes``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
@@ -32,8 +34,10 @@ from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.records import (
+    KeyClashes,
     Origin,
     attachments_of,
+    clash_reason,
     cursor_position,
     open_source,
     row_key,
@@ -67,16 +71,23 @@ class JsonImporter:
         with open_source(path, opener) as stream:
             layout = _layout(path, stream, options)
             hashing = _HashingReader(stream)
+            clashes, records = KeyClashes(), 0
             if layout == "lines":
                 stream.seek(0)
-                records = sum(1 for _ in _lines(hashing, 0, 0))
+                for _, _, number, body in _lines(hashing, 0, 0):
+                    records += 1
+                    if isinstance(value := _key_fields(body), dict):
+                        clashes.add(value, number)
             else:
                 prefix = _records_prefix(path, stream)
                 stream.seek(0)
                 hashing.read(_bom_length(stream))
-                records = sum(1 for _ in _document(path, hashing, prefix))
+                for index, value in _document(path, hashing, prefix):
+                    records += 1
+                    if isinstance(value, dict):
+                        clashes.add(value, index + 1)
             hashing.drain()
-        return Scan(records=records, size=hashing.size, fingerprint=hashing.hexdigest())
+        return Scan(records, hashing.size, hashing.hexdigest(), clashes.keys())
 
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
@@ -169,9 +180,7 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         raw = body.decode("utf-8", "replace")
         return Rejected(_line_locator(origin, start, number, body), raw, f"line {number}: {error}")
     try:
-        value = _by_orjson(text)
-        if value is None:
-            value = _DECODER.decode(text)  # called from here: json's depth limit is the stack's
+        value = _parsed(text)
     except (ValueError, RecursionError) as error:
         reason = f"line {number} is not valid JSON: {error}"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
@@ -179,6 +188,9 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         reason = f"line {number} is {_kind(value)}, not an object"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
     key = row_key(value, number)
+    if origin.clashing and origin.refuses(key, value):
+        locator = _line_locator(origin, start, number, body)
+        return Rejected(locator, text, clash_reason(f"line {number}", key))
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key, number, start, len(body)),
@@ -191,6 +203,26 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
 def _line_locator(origin: Origin, start: int, number: int, body: bytes) -> Locator:
     """Where a line that is no record is (a record is named by its key instead)."""
     return Locator(origin.file, str(number), number, start, len(body))
+
+
+def _key_fields(body: bytes) -> JSON:
+    """A line's value, as far as its key goes (None when it is no JSON): orjson, not the
+    checks of ``_by_orjson``, which only tell apart values that are never row numbers (floats
+    of 19 digits and more, or integers of as many)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        with contextlib.suppress(ValueError, RecursionError):
+            return _parsed(body.decode("utf-8"))
+    return None
+
+
+def _parsed(text: str) -> JSON:
+    """A line's value, read by orjson where ``json`` reads it the same (see ``_by_orjson``)."""
+    value = _by_orjson(text)
+    if value is None:
+        value = _DECODER.decode(text)  # called from here: json's depth limit is the stack's
+    return value
 
 
 def _no_constant(name: str) -> JSON:
@@ -331,6 +363,8 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
         locator = Locator(origin.file, str(number))
         return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
     key = row_key(value, number)
+    if origin.clashing and origin.refuses(key, value):
+        return Rejected(Locator(origin.file, key), raw, clash_reason(f"item {number}", key))
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key),

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import warnings
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,12 +176,66 @@ def map_columns(
 
 def row_key(fields: Mapping[str, JSON], number: int) -> str:
     """The record's key within its file: its first non-empty id field, else its number."""
+    key = explicit_key(fields)
+    return str(number) if key is None else key
+
+
+def explicit_key(fields: Mapping[str, JSON]) -> str | None:
+    """The record's first non-empty id field, as its key; None when it has none."""
     for name, value in fields.items():
         if _role(name)[1] and not is_blank(value):
             text = _scalar_text(value)
             if isinstance(text, str):
                 return text.strip()
-    return str(number)
+    return None
+
+
+# Longest key read as a row number: 18 digits still fit a signed 64-bit integer.
+_ROW_DIGITS = 18
+
+
+class KeyClashes:
+    """Finds, while a file is scanned, the records that would take another record's key.
+
+    A record without an id is keyed by its row number, so row 7 without an id and a record
+    whose id is ``7`` would be one node: the later one would silently overwrite the earlier.
+    Such a row is refused at read (quarantined, with why), whichever of the two comes first,
+    so the outcome does not depend on order and is the same on every import of the file. The
+    scan keeps a bit per row number and the ids that are row numbers, nothing of other ids.
+    ``scope`` keeps the keys of one part of a file apart (a workbook's sheets).
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, bytearray] = {}  # rows keyed by their number, as bits
+        self._ids: dict[str, array[int]] = {}  # ids that read as row numbers
+
+    def add(self, fields: Mapping[str, JSON], number: int, scope: str = "") -> None:
+        key = explicit_key(fields)
+        if key is None:
+            rows = self._rows.setdefault(scope, bytearray())
+            if len(rows) <= number >> 3:
+                rows.extend(bytes(max((number >> 3) + 1 - len(rows), len(rows))))
+            rows[number >> 3] |= 1 << (number & 7)
+        elif key.isascii() and key.isdigit() and len(key) <= _ROW_DIGITS and key[0] != "0":
+            self._ids.setdefault(scope, array("q")).append(int(key))
+
+    def keys(self) -> tuple[str, ...]:
+        """The keys that a row without an id and another record's id both name, sorted."""
+        clashing: set[str] = set()
+        for scope, ids in self._ids.items():
+            rows = self._rows.get(scope, b"")
+            clashing.update(
+                f"{scope}{n}" for n in ids if n >> 3 < len(rows) and rows[n >> 3] >> (n & 7) & 1
+            )
+        return tuple(sorted(clashing))
+
+
+def clash_reason(where: str, key: str) -> str:
+    """Why a row without an id is refused (see ``KeyClashes``); ``where``: "line 7"."""
+    return (
+        f"{where} has no id, so its key would be its row number, {key}, which is the id of "
+        "another record of this file: give it an id of its own"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +245,17 @@ class Origin:
     source: str
     file: str
     dayfirst: bool = False
+    clashing: frozenset[str] = frozenset()  # see KeyClashes
 
     @classmethod
     def of(cls, source: str, path: Path, options: Options) -> Origin:
-        return cls(source, str(path.resolve()), options.get("dayfirst") is True)
+        dayfirst = options.get("dayfirst") is True
+        return cls(source, str(path.resolve()), dayfirst, frozenset(options.clashing))
+
+    def refuses(self, key: str, fields: Mapping[str, JSON]) -> bool:
+        """Whether the record keyed ``key`` is a row without an id whose number is another
+        record's id (see ``KeyClashes``): refused, so neither overwrites the other."""
+        return key in self.clashing and explicit_key(fields) is None
 
     def node(self, fields: Mapping[str, JSON], key: str) -> dict[str, JSON]:
         """The node fields of the record ``key`` of this file."""

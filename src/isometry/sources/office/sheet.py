@@ -14,7 +14,8 @@ ever calculated, as in files other programs write, has no value to show: its cel
 
 Row nodes are mapped from their cells by header name as the ``csv`` importer maps its fields
 (``records.map_record``: title, content/notes, due, tags, type...; ``dayfirst`` reads text
-dates day first); their key is an ``id`` column's value, else the row number. A cell's
+dates day first); their key is an ``id`` column's value, else the row number (a row without
+an id whose number is another row's id is ``Rejected``: ``records.KeyClashes``). A cell's
 hyperlink is on the sheet's node (``hyperlinks``) only: the sheet keeps its links after its
 rows.
 """
@@ -37,6 +38,7 @@ from isometry.sources.office.cells import Cell, Row, SheetRows
 from isometry.sources.records import (
     FIELD_OF,
     Origin,
+    clash_reason,
     normal_name,
     row_key,
     sha256_hex,
@@ -197,7 +199,7 @@ class SheetImport:
         reason = f"sheet {self.title!r}: {row.problem}"
         return Rejected(self._locator(row.number), "", reason)
 
-    def _row_draft(self, row: Row, columns: Columns) -> Draft:
+    def _row_draft(self, row: Row, columns: Columns) -> Draft | Rejected:
         fields: dict[str, JSON] = {}
         formulas: dict[str, JSON] = {}
         raw: dict[str, JSON] = {}
@@ -211,6 +213,10 @@ class SheetImport:
                 formulas[name] = cell.formula
                 raw[coordinate] = {"value": cell.value, "formula": cell.formula}
         key = f"{self.title}!{row_key(fields, row.number)}"
+        if self.book.origin.clashing and self.book.origin.refuses(key, fields):
+            where = f"sheet {self.title!r}: row {row.number}"
+            return Rejected(self._locator(row.number), orjson.dumps(raw).decode(),
+                            clash_reason(where, str(row.number)))  # fmt: skip
         node = self.book.origin.node(fields, key)
         if formulas:
             properties = dict(node.get("properties") or {})

@@ -38,7 +38,14 @@ from isometry.sources.office.sheet import (
     looks_like_header,
     names_node_fields,
 )
-from isometry.sources.records import Origin, cursor_position, open_source
+from isometry.sources.records import (
+    ID_NAMES,
+    KeyClashes,
+    Origin,
+    cursor_position,
+    normal_name,
+    open_source,
+)
 
 KIND = "workbook"
 # What openpyxl raises for a package it cannot read: a broken zip, a missing part (KeyError),
@@ -78,14 +85,15 @@ def scan_workbook(path: Path, opener: Opener, options: Options) -> Scan:
         measured = measure(stream)
         with open_workbook(path, stream) as book:
             found = sheets(book)
-            records = len(found)
+            records, clashes = len(found), KeyClashes()
             if rows_as_nodes:
-                records += sum(_row_records(sheet) for sheet in found)
-    return Scan(records=records, size=measured.size, fingerprint=measured.fingerprint)
+                records += sum(_row_records(sheet, clashes) for sheet in found)
+    return Scan(records, measured.size, measured.fingerprint, clashes.keys())
 
 
-def _row_records(sheet: ReadOnlyWorksheet) -> int:
-    """How many row nodes the sheet will give (see the module docstring)."""
+def _row_records(sheet: ReadOnlyWorksheet, clashes: KeyClashes) -> int:
+    """How many row nodes the sheet will give (see the module docstring); the keys of its
+    rows go to ``clashes`` when it has an id column (else no row has an id)."""
     with closing(iter(SheetRows(sheet))) as rows:
         for row in rows:
             if row.cells:
@@ -93,12 +101,26 @@ def _row_records(sheet: ReadOnlyWorksheet) -> int:
                 break
         else:
             return 0
-        if not looks_like_header(first) or not names_node_fields(Columns(first).header):
+        header = Columns(first).header
+        if not looks_like_header(first) or not names_node_fields(header):
             return 0
+        ids = {column: name for column, name in header.items() if normal_name(name) in ID_NAMES}
         declared = sheet.max_row
+        if not ids and declared is not None and declared >= first.number:
+            return declared - first.number
+        counted, last = 0, first.number
+        for row in rows:
+            counted += bool(row.cells or row.problem)
+            # The rows that become row nodes, as SheetImport.items tells them.
+            if row.problem is not None or row.number <= last:
+                continue
+            last = row.number
+            if row.cells:
+                fields = {ids[c.column]: c.value for c in row.cells if c.column in ids}
+                clashes.add(fields, row.number, f"{sheet.title}!")
         if declared is not None and declared >= first.number:
             return declared - first.number
-        return sum(1 for row in rows if row.cells or row.problem)
+        return counted
 
 
 def read_workbook(
