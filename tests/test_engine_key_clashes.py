@@ -180,3 +180,9 @@ def test_sheet_rows_clash_within_their_sheet(repo: Repository, tmp_path: Path) -
     names = {n["name"] for n in api.nodes(repo)}
     assert {"Two", "fourth", "no id", "Three"} <= names
     assert "second row, no id" not in names
+
+
+def test_a_csv_row_that_is_no_record_takes_no_key(tmp_path: Path) -> None:
+    # Row 2 has id 1 but too many fields: it is rejected, so row 1 keeps its number as key.
+    path = write_csv(tmp_path / "tasks.csv", ["id", "title"], [["", "first"], ["1", "One", "x"]])
+    assert CsvImporter().scan(path, OPENER, Options()).clashing == ()

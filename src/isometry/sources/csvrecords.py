@@ -89,8 +89,8 @@ class CsvImporter:
                 ids = [(i, name) for i, name in enumerate(header) if normal_name(name) in ID_NAMES]
                 for row in _rows(lines, form, 0):
                     records += 1
-                    if ids and row.cells is not None and len(row.cells) == len(header):
-                        clashes.add({name: row.cells[i] for i, name in ids}, row.number)
+                    if ids and (cells := _record_cells(row, header)) is not None:
+                        clashes.add({name: cells[i] for i, name in ids}, row.number)
             lines.drain()
         return Scan(records, lines.offset, digest.hexdigest(), clashes.keys())
 
@@ -352,6 +352,13 @@ def _rows(lines: _Lines, form: CsvFormat, number: int) -> Iterator[_Row]:
         number += 1
         data, text = lines.taken()
         yield _Row(number, lines.first_line, lines.start, data, text, cells, problem)
+
+
+def _record_cells(row: _Row, header: list[str]) -> list[str] | None:
+    """The row's cells when it becomes a record; None when ``_item`` rejects it."""
+    if row.cells is None or row.problem is not None or len(row.cells) != len(header):
+        return None
+    return row.cells
 
 
 def _item(origin: Origin, header: list[str], row: _Row) -> Item:
