@@ -21,7 +21,7 @@ import math
 import posixpath
 import warnings
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -65,6 +65,21 @@ class Row:
     position: int = 0
     """Which of the sheet's stored rows this is (1 for the first): unlike the number, it only
     grows, even in a sheet whose rows are out of order, so resuming can count on it."""
+
+
+def in_order(rows: Iterable[Row]) -> Iterator[Row]:
+    """The rows, each that comes after a row of its number or higher made a problem: a sheet
+    whose rows are out of order cannot say where its cells belong."""
+    last = 0
+    for row in rows:
+        if row.problem is not None:
+            yield row
+        elif row.number <= last:
+            yield Row(row.number, problem=f"row {row.number} comes after row {last}: the "
+                      "sheet's rows are out of order", position=row.position)  # fmt: skip
+        else:
+            last = row.number
+            yield row
 
 
 class SheetRows:

@@ -34,7 +34,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from isometry.model import JSON, node_id_for
 from isometry.sources.base import Draft, Item, Locator, Rejected
 from isometry.sources.office import markdown
-from isometry.sources.office.cells import Cell, Row, SheetRows
+from isometry.sources.office.cells import Cell, Row, SheetRows, in_order
 from isometry.sources.records import (
     FIELD_OF,
     Origin,
@@ -146,14 +146,9 @@ class SheetImport:
         header: Row | None = None
         columns: Columns | None = None
         as_nodes = False
-        last = 0
         counts = {"rows": 0, "rejected": 0, "row_nodes": 0}
         extent = _Extent()
-        for read in rows:
-            row = read
-            if row.problem is None and row.number <= last:
-                row = Row(row.number, problem=f"row {row.number} comes after row {last}: "
-                          "the sheet's rows are out of order", position=read.position)  # fmt: skip
+        for row in in_order(rows):
             if row.problem is not None:
                 counts["rejected"] += 1
                 if row.position > after:
@@ -161,7 +156,6 @@ class SheetImport:
                 if row.ends_sheet:
                     break
                 continue
-            last = row.number
             if not row.cells:
                 continue
             counts["rows"] += 1

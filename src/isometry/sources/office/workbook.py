@@ -28,7 +28,7 @@ from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
-from isometry.sources.office.cells import SheetRows
+from isometry.sources.office.cells import SheetRows, in_order
 from isometry.sources.office.package import check_package, count_parts, damaged, measure
 from isometry.sources.office.properties import core_fields
 from isometry.sources.office.sheet import (
@@ -94,7 +94,8 @@ def scan_workbook(path: Path, opener: Opener, options: Options) -> Scan:
 def _row_records(sheet: ReadOnlyWorksheet, clashes: KeyClashes) -> int:
     """How many row nodes the sheet will give (see the module docstring); the keys of its
     rows go to ``clashes`` when it has an id column (else no row has an id)."""
-    with closing(iter(SheetRows(sheet))) as rows:
+    with closing(iter(SheetRows(sheet))) as stored:
+        rows = in_order(stored)  # as SheetImport.items reads them
         for row in rows:
             if row.cells:
                 first = row
@@ -108,14 +109,10 @@ def _row_records(sheet: ReadOnlyWorksheet, clashes: KeyClashes) -> int:
         declared = sheet.max_row
         if not ids and declared is not None and declared >= first.number:
             return declared - first.number
-        counted, last = 0, first.number
+        counted = 0
         for row in rows:
             counted += bool(row.cells or row.problem)
-            # The rows that become row nodes, as SheetImport.items tells them.
-            if row.problem is not None or row.number <= last:
-                continue
-            last = row.number
-            if row.cells:
+            if row.cells:  # a row with a problem has none
                 fields = {ids[c.column]: c.value for c in row.cells if c.column in ids}
                 clashes.add(fields, row.number, f"{sheet.title}!")
         if declared is not None and declared >= first.number:
