@@ -165,11 +165,17 @@ CREATE TABLE review_flags (
 """
 
 
-@migration(1, "versioned node store")
-def _v1(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V1.split(";\n"):
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    """Each statement of ``script`` (separated by ";" at a line's end), inside the migration's
+    transaction: ``executescript`` would commit that transaction first."""
+    for statement in script.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+
+
+@migration(1, "versioned node store")
+def _v1(conn: sqlite3.Connection) -> None:
+    _run(conn, SCHEMA_V1)
 
 
 SCHEMA_V2 = """
@@ -273,9 +279,7 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 @migration(2, "etl engine: operations, checkpoints, quarantine, lineage, logs, settings")
 def _v2(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V2.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    _run(conn, SCHEMA_V2)
 
 
 SCHEMA_V3 = """
@@ -320,9 +324,7 @@ CREATE INDEX IF NOT EXISTS blob_refs_by_owner ON blob_refs (kind, owner);
 
 @migration(3, "content-aware storage: blobs, their names and references")
 def _v3(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V3.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    _run(conn, SCHEMA_V3)
 
 
 SCHEMA_V4 = """
@@ -379,6 +381,4 @@ CREATE INDEX lineage_by_origin ON lineage (origin);
 
 @migration(4, "lineage keyed by change, its common parts once per operation and file")
 def _v4(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V4.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
+    _run(conn, SCHEMA_V4)
