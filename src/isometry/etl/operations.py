@@ -33,7 +33,7 @@ _COLUMNS = (
 COUNTERS = (
     "read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered", "skipped",
 )  # fmt: skip
-_SELECT_ONE = f"SELECT {', '.join(_COLUMNS)} FROM operations WHERE id = ?"
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM operations"
 # Counts are kept in total (``read``) and per source importer (``safari/read``), in one flat
 # mapping, so a checkpoint carries both and a resume continues both exactly.
 SOURCE_SEP = "/"
@@ -220,11 +220,11 @@ def load(conn: sqlite3.Connection, op_id: str) -> Operation:
     """An operation by id or unique id prefix."""
     # The whole id first: found through the primary key, where the prefix search (a LIKE,
     # which no index serves) reads every operation.
-    row = conn.execute(_SELECT_ONE, (op_id,)).fetchone()
+    row = conn.execute(f"{_SELECT} WHERE id = ?", (op_id,)).fetchone()
     if row is not None:
         return _row_to_operation(row)
     rows = conn.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM operations WHERE id LIKE ? LIMIT 2",
+        f"{_SELECT} WHERE id LIKE ? LIMIT 2",
         (op_id.replace("%", "").replace("_", "") + "%",),
     ).fetchall()
     if len(rows) == 1 and len(op_id) >= 4:
@@ -261,10 +261,7 @@ def updated(op: Operation, **values: Any) -> Operation:
 def list_all(conn: sqlite3.Connection, states: tuple[State, ...] = ()) -> list[Operation]:
     where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
     return [
-        _row_to_operation(row)
-        for row in conn.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM operations{where} ORDER BY seq", states
-        )
+        _row_to_operation(row) for row in conn.execute(f"{_SELECT}{where} ORDER BY seq", states)
     ]
 
 
