@@ -228,8 +228,9 @@ class _Batch:
     room: int | None = None  # stored bytes still allowed (None: no total quota)
     results: list[BlobRef] = dataclasses.field(default_factory=list)
     refs: dict[str, BlobRef] = dataclasses.field(default_factory=dict)  # by hash, this batch
-    # Streamed by the caller (larger than a chunk), to seal and place with the others.
-    large: list[tuple[Staging, str]] = dataclasses.field(default_factory=list)
+    # In staging files before the batch: streamed here (larger than a chunk) or staged ahead
+    # (``Staged``); sealed and placed with the others.
+    in_files: list[tuple[Staging, str]] = dataclasses.field(default_factory=list)
     placed: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -355,7 +356,7 @@ class ContentStore:
                         mime = own[0] if own and own[0] is not None else mime_type
                         self._batch_one(conn, writer, batch, source, filename, mime, extra)
                     writer.finish()
-                    rest = [*writer.unsealed, *batch.large]
+                    rest = [*writer.unsealed, *batch.in_files]
                     self.backend.seal_many([staging for staging, _ in rest])
                     # Every item has passed its quotas: place them all, then their names.
                     for staging, blob_hash in writer.sealed + rest:
@@ -364,7 +365,7 @@ class ContentStore:
                     self.backend.sync(batch.placed)
                 except BaseException:
                     writer.close()
-                    for staging, _ in [*writer.staged, *batch.large]:
+                    for staging, _ in [*writer.staged, *batch.in_files]:
                         staging.abort()
                     for blob_hash in batch.placed:
                         with contextlib.suppress(OSError):
@@ -413,10 +414,10 @@ class ContentStore:
     ) -> tuple[BlobRef | None, Row | None]:
         """``_batch_known`` for a blob already in a staging file: kept to be placed with the
         others, or dropped when the blob is held already."""
-        batch.large.append((staging, found.hash))
+        batch.in_files.append((staging, found.hash))
         known, row = self._batch_known(conn, found.hash, batch.refs)
         if known is not None:
-            batch.large.pop()
+            batch.in_files.pop()
             staging.abort()
         return known, row
 
