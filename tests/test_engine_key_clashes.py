@@ -77,7 +77,7 @@ def test_the_jsonl_scan_finds_clashes_and_the_read_refuses_the_row(tmp_path: Pat
     assert [item.locator.record for item in items[1:3]] == ["2", "1"]
 
 
-def test_the_json_document_scan_counts_items(tmp_path: Path) -> None:
+def test_the_json_document_scan_finds_clashes_among_its_items(tmp_path: Path) -> None:
     path = tmp_path / "cards.json"
     path.write_text(json.dumps({"cards": [{"id": "2", "title": "Two"}, {"title": "second"}]}))
     assert JsonImporter().scan(path, OPENER, Options()).clashing == ("2",)
