@@ -323,22 +323,30 @@ def test_reimporting_an_unchanged_source_writes_nothing(repo: Repository, tmp_pa
 
 
 @pytest.mark.parametrize("gap", [0, 60], ids=["same-batch", "later-batch"])
-def test_a_repeated_record_id_is_one_node_and_reimports_as_unchanged(
+def test_a_repeated_record_id_is_quarantined_and_the_first_record_kept(
     repo: Repository, tmp_path: Path, gap: int
 ) -> None:
-    """A source that holds one id twice: the later record wins, and importing the same
-    source again changes nothing."""
+    """A source that holds one id twice: the first record becomes the node, the later one is
+    quarantined with why (not silently written over the first), whatever the batches; importing
+    the same source again changes nothing."""
     rows = [record(1, title="First version"), *records(gap, start=100), record(1, title="Second")]
     path = write_jsonl(tmp_path / "src" / "notes.jsonl", rows)
-    first = run_import(repo, tmp_path, path)
-    assert first.state is State.SUCCEEDED
-    assert nodes_by_id(repo)[nid(path, "r1")]["name"] == "Second"
+    first = run_import(repo, tmp_path, path, max_error_rate=0.5)
+    assert first.state is State.PARTIALLY_SUCCEEDED
+    counts = first.counts
+    assert (counts["inserted"], counts["updated"], counts["unchanged"]) == (gap + 1, 0, 0)
+    assert counts["quarantined"] == 1
+    assert nodes_by_id(repo)[nid(path, "r1")]["name"] == "First version"
     assert len(api.nodes(repo)) == gap + 1
+    (entry,) = api.quarantine(repo, first.id)
+    assert json.loads(str(entry["raw"]))["title"] == "Second"
+    assert f"line {gap + 2} has the id 'r1' of line 1" in str(entry["reason"])
     before = root(repo)
-    second = run_import(repo, tmp_path, path)
+    second = run_import(repo, tmp_path, path, max_error_rate=0.5)
     assert (second.counts["inserted"], second.counts["updated"]) == (0, 0)
+    assert second.counts["quarantined"] == 1
     assert root(repo) == before
-    assert nodes_by_id(repo)[nid(path, "r1")]["name"] == "Second"
+    assert nodes_by_id(repo)[nid(path, "r1")]["name"] == "First version"
 
 
 def test_counts_add_up_to_the_records_read(repo: Repository, tmp_path: Path) -> None:

@@ -1,12 +1,16 @@
-"""A record without an id is keyed by its row number; one whose id is that number would be the
-same node. Such a row is quarantined whichever of the two comes first, so neither record is
-silently written over the other, and every import of the file ends the same."""
+"""Two records of a file with one key would be one node, the later written over the earlier.
+
+A record without an id is keyed by its row number; one whose id is that number would be the
+same node. Such a row is quarantined whichever of the two comes first. A record that repeats an
+earlier record's id is quarantined too. So no record is silently written over another, and
+every import of the file ends the same, whatever its batches."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from socket import gethostname
+from typing import Any
 
 import openpyxl
 import pytest
@@ -14,6 +18,7 @@ import pytest
 from isometry import api
 from isometry.etl.executor import Progress
 from isometry.etl.states import State
+from isometry.sources import records
 from isometry.sources.base import Options, Rejected
 from isometry.sources.csvrecords import CsvImporter
 from isometry.sources.jsonrecords import JsonImporter
@@ -109,11 +114,21 @@ def test_json_records_clash_whichever_comes_first(repo: Repository, tmp_path: Pa
     assert (again.counts["unchanged"], again.counts["quarantined"]) == (117, 3)
 
 
-def test_a_resumed_operation_still_refuses_the_clashing_rows(
-    repo: Repository, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize(
+    ("line_70", "line_90", "found", "refused_line"),
+    [
+        ({"title": "no id"}, {"id": 70, "title": "Seventy"}, {"clashing": ["70"]}, 70),
+        ({"id": 70, "title": "Seventy"}, {"id": "70", "title": "again"}, {"repeated": {"70": 70}},
+         90),
+    ],
+    ids=["clashing", "repeated"],
+)  # fmt: skip
+def test_a_resumed_operation_still_refuses_what_the_scan_found(
+    repo: Repository, tmp_path: Path, line_70: dict[str, object], line_90: dict[str, object],
+    found: dict[str, object], refused_line: int,
+) -> None:  # fmt: skip
     lines: list[dict[str, object]] = [{"title": f"line {n}"} for n in range(1, 101)]
-    lines[89] = {"id": "70", "title": "Seventy"}
+    lines[69], lines[89] = line_70, line_90
     path = write_jsonl(tmp_path / "src" / "notes.jsonl", lines)
     op = create(repo, tmp_path, path, max_error_rate=0.5)
 
@@ -124,14 +139,15 @@ def test_a_resumed_operation_still_refuses_the_clashing_rows(
     with pytest.raises(Interrupt):
         api.run_operation(repo, op.id, author=AUTHOR, on_progress=dies)
     # What the scan found is kept with the operation, for the resumed run to read.
-    assert api.operation(repo, op.id).result["sources"][0]["clashing"] == ["70"]
+    source = api.operation(repo, op.id).result["sources"][0]
+    assert {name: source[name] for name in found} == found
     assert api.quarantine(repo, op.id) == []
     with repo.db.transaction() as conn:  # the process that ran it is gone
         conn.execute("UPDATE operations SET lease_owner = ?", (f"{gethostname()}:999999:x",))
     done = api.run_operation(repo, op.id, author=AUTHOR)
     assert (done.counts["inserted"], done.counts["quarantined"]) == (99, 1)
-    assert [e["locator"]["line"] for e in api.quarantine(repo, op.id)] == [70]
-    assert {n["name"] for n in api.nodes(repo)} >= {"Seventy", "line 69", "line 71"}
+    assert [e["locator"]["line"] for e in api.quarantine(repo, op.id)] == [refused_line]
+    assert {n["name"] for n in api.nodes(repo)} >= {"Seventy", "line 69", "line 71", "line 91"}
 
 
 def test_csv_rows_without_an_id_clash_with_numeric_ids(repo: Repository, tmp_path: Path) -> None:
@@ -154,27 +170,37 @@ def test_a_csv_without_an_id_column_scans_no_clashes(tmp_path: Path) -> None:
     assert CsvImporter().scan(path, OPENER, Options()).clashing == ()
 
 
-def test_sheet_rows_clash_within_their_sheet(repo: Repository, tmp_path: Path) -> None:
+def save_book(path: Path, sheets: dict[str, list[tuple[object, ...]]]) -> Path:
     book = openpyxl.Workbook()
-    tasks = book.active
-    assert tasks is not None
-    tasks.title = "Tasks"
-    for row in (("id", "title"), (None, "second row, no id"), (2, "Two"), (None, "fourth")):
-        tasks.append(row)
-    other = book.create_sheet("Other")
-    for row in (("id", "title"), (None, "no id"), (3, "Three")):
-        other.append(row)
-    path = tmp_path / "src" / "book.xlsx"
-    path.parent.mkdir()
+    book.remove(book.worksheets[0])
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    path.parent.mkdir(exist_ok=True)
     book.save(path)
-    options = Options({"rows_as_nodes": True})
-    assert OfficeImporter().scan(path, OPENER, options).clashing == ("Tasks!2",)
+    return path
 
+
+def quarantined_row(repo: Repository, tmp_path: Path, path: Path) -> dict[str, Any]:
+    """The one row quarantined when a workbook is imported with a node per row."""
     config = {"options": {"rows_as_nodes": True}, "max_error_rate": 0.5}
     op = api.import_(repo, "bulk-office-import", [path], author=AUTHOR, grants=grants(tmp_path),
                      base=tmp_path, config=config)  # fmt: skip
     assert op.counts["quarantined"] == 1
     (entry,) = api.quarantine(repo, op.id)
+    return entry
+
+
+def test_sheet_rows_clash_within_their_sheet(repo: Repository, tmp_path: Path) -> None:
+    path = save_book(tmp_path / "src" / "book.xlsx", {
+        "Tasks": [("id", "title"), (None, "second row, no id"), (2, "Two"), (None, "fourth")],
+        "Other": [("id", "title"), (None, "no id"), (3, "Three")],
+    })  # fmt: skip
+    options = Options({"rows_as_nodes": True})
+    assert OfficeImporter().scan(path, OPENER, options).clashing == ("Tasks!2",)
+
+    entry = quarantined_row(repo, tmp_path, path)
     assert entry["locator"]["record"] == "Tasks!2"
     assert "sheet 'Tasks': row 2" in str(entry["reason"])
     names = {n["name"] for n in api.nodes(repo)}
@@ -186,3 +212,128 @@ def test_a_csv_row_that_is_no_record_takes_no_key(tmp_path: Path) -> None:
     # Row 2 has id 1 but too many fields: it is rejected, so row 1 keeps its number as key.
     path = write_csv(tmp_path / "tasks.csv", ["id", "title"], [["", "first"], ["1", "One", "x"]])
     assert CsvImporter().scan(path, OPENER, Options()).clashing == ()
+
+
+def repeats(*found: tuple[dict[str, object], int], scope: str = "") -> dict[str, int]:
+    """What a scan finds repeated among these records, looking twice when it must."""
+    clashes = KeyClashes()
+    for fields, number in found:
+        clashes.add(fields, number, scope)
+    if clashes.second_look():
+        for fields, number in found:
+            clashes.add(fields, number, scope)
+    return clashes.repeated()
+
+
+def test_ids_that_repeat_are_found_with_their_first_record() -> None:
+    assert repeats(({"id": "a"}, 1), ({"id": "b"}, 2), ({"id": "a"}, 3), ({"id": "a"}, 9)) == {
+        "a": 1
+    }
+    assert repeats(({"id": 1}, 4), ({"id": " 1"}, 5)) == {"1": 4}  # a number and its text
+    assert repeats(({"id": "a"}, 1), ({"id": "A"}, 2), ({"title": "a"}, 3)) == {}
+    assert repeats(({"uuid": "x"}, 2), ({"key": "x"}, 7)) == {"x": 2}  # any id name
+
+
+def test_a_file_without_repeated_ids_is_read_once() -> None:
+    clashes = KeyClashes()
+    for number in range(1, 2001):
+        clashes.add({"id": f"note-{number}"}, number)
+    assert not clashes.second_look()
+    assert clashes.repeated() == {}
+
+
+def test_ids_whose_hashes_are_equal_are_told_apart_by_the_second_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every id hashes alike here: only the ids themselves can tell a repeat from a lookalike.
+    monkeypatch.setattr(records, "hash", lambda value: 42, raising=False)
+    assert repeats(({"id": "a"}, 1), ({"id": "b"}, 2), ({"id": "c"}, 3)) == {}
+    assert repeats(({"id": "a"}, 1), ({"id": "b"}, 2), ({"id": "b"}, 3)) == {"b": 2}
+
+
+def test_ids_repeat_only_within_their_scope() -> None:
+    clashes = KeyClashes()
+    for fields, number, scope in (({"id": "x"}, 2, "A!"), ({"id": "x"}, 2, "B!"),
+                                  ({"id": "x"}, 5, "B!")):  # fmt: skip
+        clashes.add(fields, number, scope)
+    assert clashes.second_look()
+    for fields, number, scope in (({"id": "x"}, 2, "A!"), ({"id": "x"}, 2, "B!"),
+                                  ({"id": "x"}, 5, "B!")):  # fmt: skip
+        clashes.add(fields, number, scope)
+    assert clashes.repeated() == {"B!x": 2}
+
+
+def test_json_records_that_repeat_an_id_are_refused_after_the_first(
+    repo: Repository, tmp_path: Path
+) -> None:
+    # 120 lines in batches of 50: the repeats sit in the first record's batch and in later ones.
+    lines: list[dict[str, object]] = [{"id": f"n{n}", "title": f"line {n}"} for n in range(1, 121)]
+    lines[4] = {"id": 1, "title": "first one"}  # an id given as a number ...
+    lines[30] = {"id": "1", "title": "one again"}  # ... and as text: one id
+    lines[110] = {"id": "n2", "title": "two again"}
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", lines)
+    scan = JsonImporter().scan(path, OPENER, Options())
+    assert scan.repeated == {"1": 5, "n2": 2}
+
+    op = run_import(repo, tmp_path, path, max_error_rate=0.5)
+    assert op.state is State.PARTIALLY_SUCCEEDED, op.error
+    assert (op.counts["read"], op.counts["inserted"], op.counts["quarantined"]) == (120, 118, 2)
+    assert (op.counts["updated"], op.counts["unchanged"]) == (0, 0)
+    by_key = {str(n["source_id"]).rsplit("#", 1)[1]: n["name"] for n in api.nodes(repo)}
+    assert (by_key["1"], by_key["n2"]) == ("first one", "line 2")
+    entries = api.quarantine(repo, op.id)
+    assert [e["locator"]["line"] for e in entries] == [31, 111]
+    assert [json.loads(str(e["raw"]))["title"] for e in entries] == ["one again", "two again"]
+    assert str(entries[0]["reason"]).startswith("line 31 has the id '1' of line 5, an earlier")
+    assert "give this one an id of its own" in str(entries[1]["reason"])
+
+    again = run_import(repo, tmp_path, path, max_error_rate=0.5)
+    assert (again.counts["inserted"], again.counts["updated"]) == (0, 0)
+    assert (again.counts["unchanged"], again.counts["quarantined"]) == (118, 2)
+
+
+def test_json_document_items_that_repeat_an_id_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cards.json"
+    cards = [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}, {"id": "a", "title": "A2"}]
+    path.write_text(json.dumps({"cards": cards}))
+    importer = JsonImporter()
+    scan = importer.scan(path, OPENER, Options())
+    assert scan.repeated == {"a": 1}
+    items = [item for item, _ in importer.read(path, OPENER, Options(repeated=scan.repeated), None)]
+    assert [isinstance(item, Rejected) for item in items] == [False, False, True]
+    refused = items[2]
+    assert isinstance(refused, Rejected)
+    assert refused.reason.startswith("item 3 has the id 'a' of item 1")
+
+
+def test_csv_rows_that_repeat_an_id_are_refused(repo: Repository, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "src" / "tasks.csv",
+        ["id", "title"],
+        [["1", "A"], ["1", "B"], ["2", "C"], ["1", "D"]],
+    )
+    assert CsvImporter().scan(path, OPENER, Options()).repeated == {"1": 1}
+    op = run_import(repo, tmp_path, path, template="csv-import", max_error_rate=0.5)
+    assert (op.counts["inserted"], op.counts["quarantined"], op.counts["unchanged"]) == (2, 2, 0)
+    assert {n["name"] for n in api.nodes(repo)} == {"A", "C"}
+    entries = api.quarantine(repo, op.id)
+    assert [e["raw"] for e in entries] == ["1,B", "1,D"]
+    assert str(entries[0]["reason"]).startswith("row 2 (line 3) has the id '1' of row 1,")
+
+
+def test_sheet_rows_repeat_ids_within_their_sheet(repo: Repository, tmp_path: Path) -> None:
+    path = save_book(tmp_path / "src" / "book.xlsx", {
+        "Tasks": [("id", "title"), ("t1", "first"), ("t2", "second"), ("t1", "first again")],
+        "Other": [("id", "title"), ("t1", "other first")],
+    })  # fmt: skip
+    options = Options({"rows_as_nodes": True})
+    assert OfficeImporter().scan(path, OPENER, options).repeated == {"Tasks!t1": 2}
+
+    entry = quarantined_row(repo, tmp_path, path)
+    assert entry["locator"]["record"] == "Tasks!4"
+    assert str(entry["reason"]).startswith(
+        "sheet 'Tasks': row 4 has the id 't1' of sheet 'Tasks': row 2"
+    )
+    names = {n["name"] for n in api.nodes(repo)}
+    assert {"first", "second", "other first"} <= names
+    assert "first again" not in names

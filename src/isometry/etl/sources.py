@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from isometry.errors import PermissionRefused, SourceUnreadable
@@ -29,6 +29,7 @@ class SourceFile:
     mtime_ns: int
     root: Path | None = None  # the folder it was found in, as the user named it
     clashing: tuple[str, ...] = ()  # keys its scan found clashing (see ``Scan``)
+    repeated: Mapping[str, int] = field(default_factory=dict)  # ids it found repeated (``Scan``)
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {
@@ -43,11 +44,15 @@ class SourceFile:
             out["root"] = str(self.root)
         if self.clashing:
             out["clashing"] = list(self.clashing)
+        if self.repeated:
+            out["repeated"] = dict(self.repeated)
         return out
 
     def options(self, options: Options) -> Options:
         """The operation's options as this file's importer sees them."""
-        return replace(options, root=self.root, clashing=frozenset(self.clashing))
+        return replace(
+            options, root=self.root, clashing=frozenset(self.clashing), repeated=self.repeated
+        )
 
 
 def _wanted(relative: str, config: OperationConfig) -> bool:
@@ -150,7 +155,7 @@ def expand(
                 continue
             out.append(
                 SourceFile(resolved, importer, scan.records, scan.size, scan.fingerprint,
-                           resolved.stat().st_mtime_ns, folder, scan.clashing)
+                           resolved.stat().st_mtime_ns, folder, scan.clashing, scan.repeated)
             )  # fmt: skip
     return out
 
@@ -169,11 +174,19 @@ def recheck(known: Sequence[Mapping[str, JSON]], accessor: Accessor) -> list[Sou
                 f"{path} changed since the operation started; resuming would mix two versions "
                 "of it: cancel this operation and import again"
             )
-        root, clashing = entry.get("root"), entry.get("clashing")
+        root, clashing, repeated = entry.get("root"), entry.get("clashing"), entry.get("repeated")
         out.append(
             SourceFile(resolved, registry.load(str(entry["importer"])), int(entry["records"]),
                        int(entry["size"]), str(entry["fingerprint"]), int(entry["mtime_ns"]),
                        Path(root) if isinstance(root, str) else None,
-                       tuple(map(str, clashing)) if isinstance(clashing, list) else ())
+                       tuple(map(str, clashing)) if isinstance(clashing, list) else (),
+                       _numbers(repeated))
         )  # fmt: skip
     return out
+
+
+def _numbers(found: JSON) -> dict[str, int]:
+    """The repeated ids of a source as its operation keeps them (see ``Scan``)."""
+    if not isinstance(found, dict):
+        return {}
+    return {str(key): int(number) for key, number in found.items() if isinstance(number, int)}

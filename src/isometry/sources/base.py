@@ -99,8 +99,10 @@ class Scan:
     size: int
     fingerprint: str
     # Keys that a record without an id (keyed by its row number) and another record's id
-    # both name: such rows are refused at read (``records.KeyClashes``).
+    # both name, and ids more than one record has (with the number of the first): such
+    # records are refused at read (``records.KeyClashes``).
     clashing: tuple[str, ...] = ()
+    repeated: Mapping[str, int] = field(default_factory=dict)
 
 
 class Opener(Protocol):
@@ -116,11 +118,13 @@ class Options:
     """Per-operation options an importer may read (from the operation's configuration), and
     what the scan found about the file: ``root``, the folder the user named that the file was
     found in (None when the file was named itself), so an importer can tell a vault's relative
-    paths and resolve links in it; ``clashing``, the keys its scan found clashing (``Scan``)."""
+    paths and resolve links in it; ``clashing`` and ``repeated``, the keys its scan found
+    clashing and repeated (``Scan``)."""
 
     values: Mapping[str, JSON] = field(default_factory=dict)
     root: Path | None = None
     clashing: frozenset[str] = frozenset()
+    repeated: Mapping[str, int] = field(default_factory=dict)
 
     def get(self, name: str, default: JSON = None) -> JSON:
         return self.values.get(name, default)

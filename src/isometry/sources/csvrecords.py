@@ -10,8 +10,9 @@ at a time (it asks for more inside a quoted field), so the byte range of every r
 Cursor ``{"offset": byte offset after the row, "row": its row number, "line": lines read}``:
 resume reads the header again, then seeks to ``offset``. Rows that are empty are skipped; a row
 with another number of fields than the header, or that is not valid CSV or not in the file's
-encoding, is ``Rejected``; so is a row without an id whose row number is the id of another row
-(``records.KeyClashes``). The option ``dayfirst`` reads ``01/05/2024`` as 1 May.
+encoding, is ``Rejected``; so is a row without an id whose row number is the id of another row,
+and a row that repeats the id of an earlier one (``records.KeyClashes``). The option
+``dayfirst`` reads ``01/05/2024`` as 1 May.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from isometry.sources.records import (
     ID_NAMES,
     KeyClashes,
     Origin,
-    clash_reason,
     cursor_position,
     normal_name,
     open_source,
@@ -85,14 +85,14 @@ class CsvImporter:
             header = _header(path, lines, form)
             records, clashes = 0, KeyClashes()
             if header is not None:
-                # Only the id columns can make keys clash; without one no row has an id.
-                ids = [(i, name) for i, name in enumerate(header) if normal_name(name) in ID_NAMES]
-                for row in _rows(lines, form, 0):
-                    records += 1
-                    if ids and (cells := _record_cells(row, header)) is not None:
-                        clashes.add({name: cells[i] for i, name in ids}, row.number)
+                records = _add_rows(lines, form, header, clashes)
             lines.drain()
-        return Scan(records, lines.offset, digest.hexdigest(), clashes.keys())
+            if header is not None and clashes.second_look():
+                stream.seek(form.start)
+                again = _Lines(stream, form, form.start)
+                _header(path, again, form)
+                _add_rows(again, form, header, clashes)
+        return Scan(records, lines.offset, digest.hexdigest(), clashes.keys(), clashes.repeated())
 
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
@@ -354,6 +354,18 @@ def _rows(lines: _Lines, form: CsvFormat, number: int) -> Iterator[_Row]:
         yield _Row(number, lines.first_line, lines.start, data, text, cells, problem)
 
 
+def _add_rows(lines: _Lines, form: CsvFormat, header: list[str], clashes: KeyClashes) -> int:
+    """Give the id cells of every row to ``clashes``; how many rows there are."""
+    # Only the id columns can make keys clash; without one no row has an id.
+    ids = [(i, name) for i, name in enumerate(header) if normal_name(name) in ID_NAMES]
+    records = 0
+    for row in _rows(lines, form, 0):
+        records += 1
+        if ids and (cells := _record_cells(row, header)) is not None:
+            clashes.add({name: cells[i] for i, name in ids}, row.number)
+    return records
+
+
 def _record_cells(row: _Row, header: list[str]) -> list[str] | None:
     """The row's cells when it becomes a record; None when ``_item`` rejects it."""
     if row.cells is None or row.problem is not None or len(row.cells) != len(header):
@@ -373,8 +385,13 @@ def _item(origin: Origin, header: list[str], row: _Row) -> Item:
         return Rejected(locator, row.text, reason)
     fields = dict(zip(header, row.cells, strict=True))
     key = row_key(fields, row.number)
-    if origin.clashing and origin.refuses(key, fields):
-        return Rejected(locator, row.text, clash_reason(f"row {row.number} (line {row.line})", key))
+    if origin.checks_keys:
+
+        def label(number: int) -> str:  # this row with its line, an earlier one without
+            return f"row {number} (line {row.line})" if number == row.number else f"row {number}"
+
+        if refused := origin.refusal(key, fields, row.number, label):
+            return Rejected(locator, row.text, refused)
     return Draft(
         node=origin.node(fields, key),
         locator=Locator(origin.file, key, row.line, row.start, len(row.data)),

@@ -12,8 +12,9 @@ Layouts:
 The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
 ``01/05/2024`` as 1 May. A line that is not JSON, or a record that is not an object, is
 ``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
-records. A file that is not JSON at all raises ``SourceUnreadable``. So is a record without an
-id whose line (or item) number is the id of another record of the file (``KeyClashes``).
+records. A file that is not JSON at all raises ``SourceUnreadable``. A record without an id
+whose line (or item) number is the id of another record of the file, and a record that repeats
+the id of an earlier one, are ``Rejected`` too (``KeyClashes``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from isometry.sources.records import (
     KeyClashes,
     Origin,
     attachments_of,
-    clash_reason,
     cursor_position,
     open_source,
     row_key,
@@ -71,23 +71,24 @@ class JsonImporter:
         with open_source(path, opener) as stream:
             layout = _layout(path, stream, options)
             hashing = _HashingReader(stream)
-            clashes, records = KeyClashes(), 0
+            clashes = KeyClashes()
             if layout == "lines":
                 stream.seek(0)
-                for _, _, number, body in _lines(hashing, 0, 0):
-                    records += 1
-                    if isinstance(value := _key_fields(body), dict):
-                        clashes.add(value, number)
+                records = _add_lines(hashing, clashes)
+                hashing.drain()
+                if clashes.second_look():
+                    stream.seek(0)
+                    _add_lines(stream, clashes)
             else:
                 prefix = _records_prefix(path, stream)
                 stream.seek(0)
                 hashing.read(_bom_length(stream))
-                for index, value in _document(path, hashing, prefix):
-                    records += 1
-                    if isinstance(value, dict):
-                        clashes.add(value, index + 1)
-            hashing.drain()
-        return Scan(records, hashing.size, hashing.hexdigest(), clashes.keys())
+                records = _add_items(path, hashing, prefix, clashes)
+                hashing.drain()
+                if clashes.second_look():
+                    stream.seek(_bom_length(stream))
+                    _add_items(path, stream, prefix, clashes)
+        return Scan(records, hashing.size, hashing.hexdigest(), clashes.keys(), clashes.repeated())
 
     def read(
         self, path: Path, opener: Opener, options: Options, cursor: JSON
@@ -173,6 +174,16 @@ def _lines(stream: _Readable, offset: int, line: int) -> Iterator[tuple[int, int
             yield start, offset, line, body
 
 
+def _add_lines(stream: _Readable, clashes: KeyClashes) -> int:
+    """Give the key fields of every line to ``clashes``; how many records the lines are."""
+    records = 0
+    for _, _, number, body in _lines(stream, 0, 0):
+        records += 1
+        if isinstance(value := _key_fields(body), dict):
+            clashes.add(value, number)
+    return records
+
+
 def _line_item(origin: Origin, folder: Path, start: int, number: int, body: bytes) -> Item:
     try:
         text = body.decode("utf-8")
@@ -188,9 +199,8 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         reason = f"line {number} is {_kind(value)}, not an object"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
     key = row_key(value, number)
-    if origin.clashing and origin.refuses(key, value):
-        locator = _line_locator(origin, start, number, body)
-        return Rejected(locator, text, clash_reason(f"line {number}", key))
+    if origin.checks_keys and (refused := origin.refusal(key, value, number, _line_label)):
+        return Rejected(_line_locator(origin, start, number, body), text, refused)
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key, number, start, len(body)),
@@ -198,6 +208,10 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         raw=text,
         attachments=attachments_of(value, folder),
     )
+
+
+def _line_label(number: int) -> str:
+    return f"line {number}"
 
 
 def _line_locator(origin: Origin, start: int, number: int, body: bytes) -> Locator:
@@ -335,6 +349,16 @@ def _document(
         yield index, _Broken(_reason(error))
 
 
+def _add_items(path: Path, stream: _Readable, prefix: str, clashes: KeyClashes) -> int:
+    """Give every record of a document to ``clashes``; how many records it holds."""
+    records = 0
+    for index, value in _document(path, stream, prefix):
+        records += 1
+        if isinstance(value, dict):
+            clashes.add(value, index + 1)
+    return records
+
+
 @dataclass(frozen=True, slots=True)
 class _Broken:
     """Stands for the rest of a document that stopped being JSON."""
@@ -363,8 +387,8 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
         locator = Locator(origin.file, str(number))
         return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
     key = row_key(value, number)
-    if origin.clashing and origin.refuses(key, value):
-        return Rejected(Locator(origin.file, key), raw, clash_reason(f"item {number}", key))
+    if origin.checks_keys and (refused := origin.refusal(key, value, number, _item_label)):
+        return Rejected(Locator(origin.file, key), raw, refused)
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key),
@@ -372,6 +396,10 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
         raw=raw,
         attachments=attachments_of(value, folder),
     )
+
+
+def _item_label(number: int) -> str:
+    return f"item {number}"
 
 
 def _plain(value: JSON) -> JSON:

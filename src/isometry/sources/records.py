@@ -21,6 +21,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -192,32 +193,67 @@ def explicit_key(fields: Mapping[str, JSON]) -> str | None:
 
 # Longest key read as a row number: 18 digits still fit a signed 64-bit integer.
 _ROW_DIGITS = 18
+# The hashes of ids are kept in this many arrays, so that looking for equal ones needs a set
+# of one array at a time, not of all of them.
+_BUCKETS = 256
 
 
 class KeyClashes:
     """Finds, while a file is scanned, the records that would take another record's key.
 
-    A record without an id is keyed by its row number, so row 7 without an id and a record
-    whose id is ``7`` would be one node: the later one would silently overwrite the earlier.
-    Such a row is refused at read (quarantined, with why), whichever of the two comes first,
-    so the outcome does not depend on order and is the same on every import of the file. The
-    scan keeps a bit per row number and the ids that are row numbers, nothing of other ids.
+    Two records with one key would be one node, the later silently overwriting the earlier, so
+    such records are refused at read (quarantined, with why), and the outcome is the same on
+    every import of the file, whatever the batches:
+
+    - A record without an id is keyed by its row number, so row 7 without an id and a record
+      whose id is ``7`` would be one node. The row without an id is refused, whichever of the
+      two comes first. The scan keeps a bit per row number and the ids that are row numbers.
+    - Records that repeat an id: the first is imported, each later one refused. The scan keeps
+      a 64-bit hash of each id; only when two hashes are equal does it need the ids themselves,
+      and ``second_look`` asks for the records again (a file without repeated ids is read once).
+
     ``scope`` keeps the keys of one part of a file apart (a workbook's sheets).
     """
 
     def __init__(self) -> None:
         self._rows: dict[str, bytearray] = {}  # rows keyed by their number, as bits
         self._ids: dict[str, array[int]] = {}  # ids that read as row numbers
+        self._hashes = [array("q") for _ in range(_BUCKETS)]
+        self._suspects: frozenset[int] | None = None  # hashes met twice: set by second_look
+        self._firsts: dict[str, int] = {}  # suspect id -> number of its first record
+        self._repeated: set[str] = set()
 
     def add(self, fields: Mapping[str, JSON], number: int, scope: str = "") -> None:
         key = explicit_key(fields)
+        if self._suspects is not None:
+            if key is not None and hash((scope, key)) in self._suspects:
+                first = self._firsts.setdefault(scope + key, number)
+                if first != number:
+                    self._repeated.add(scope + key)
+            return
         if key is None:
             rows = self._rows.setdefault(scope, bytearray())
             if len(rows) <= number >> 3:
                 rows.extend(bytes(max((number >> 3) + 1 - len(rows), len(rows))))
             rows[number >> 3] |= 1 << (number & 7)
-        elif key.isascii() and key.isdigit() and len(key) <= _ROW_DIGITS and key[0] != "0":
+            return
+        digest = hash((scope, key))
+        self._hashes[digest % _BUCKETS].append(digest)
+        if key.isascii() and key.isdigit() and len(key) <= _ROW_DIGITS and key[0] != "0":
             self._ids.setdefault(scope, array("q")).append(int(key))
+
+    def second_look(self) -> bool:
+        """Ends the scan's pass over the file: True when two ids may be the same, and the
+        records must be given to ``add`` once more, in the same order, to tell."""
+        if self._suspects is None:
+            suspects: set[int] = set()
+            for bucket in self._hashes:
+                if len(set(bucket)) != len(bucket):
+                    seen: set[int] = set()
+                    for digest in bucket:
+                        (suspects if digest in seen else seen).add(digest)
+            self._suspects, self._hashes = frozenset(suspects), []
+        return bool(self._suspects)
 
     def keys(self) -> tuple[str, ...]:
         """The keys that a row without an id and another record's id both name, sorted."""
@@ -229,12 +265,24 @@ class KeyClashes:
             )
         return tuple(sorted(clashing))
 
+    def repeated(self) -> dict[str, int]:
+        """Each id that more than one record has, and the number of the first of them."""
+        return {key: self._firsts[key] for key in sorted(self._repeated)}
+
 
 def clash_reason(where: str, key: str) -> str:
     """Why a row without an id is refused (see ``KeyClashes``); ``where``: "line 7"."""
     return (
         f"{where} has no id, so its key would be its row number, {key}, which is the id of "
         "another record of this file: give it an id of its own"
+    )
+
+
+def repeat_reason(where: str, key: str, first: str) -> str:
+    """Why a record that repeats an earlier record's id is refused (see ``KeyClashes``)."""
+    return (
+        f"{where} has the id {key!r} of {first}, an earlier record of this file; one id makes "
+        "one node, so only the first record with it is imported: give this one an id of its own"
     )
 
 
@@ -246,16 +294,32 @@ class Origin:
     file: str
     dayfirst: bool = False
     clashing: frozenset[str] = frozenset()  # see KeyClashes
+    repeated: Mapping[str, int] = dataclass_field(default_factory=dict, hash=False)
 
     @classmethod
     def of(cls, source: str, path: Path, options: Options) -> Origin:
         dayfirst = options.get("dayfirst") is True
-        return cls(source, str(path.resolve()), dayfirst, frozenset(options.clashing))
+        return cls(source, str(path.resolve()), dayfirst, options.clashing, dict(options.repeated))
 
-    def refuses(self, key: str, fields: Mapping[str, JSON]) -> bool:
-        """Whether the record keyed ``key`` is a row without an id whose number is another
-        record's id (see ``KeyClashes``): refused, so neither overwrites the other."""
-        return key in self.clashing and explicit_key(fields) is None
+    @property
+    def checks_keys(self) -> bool:
+        """Whether some record of the file may be refused for its key (see ``refusal``)."""
+        return bool(self.clashing or self.repeated)
+
+    def refusal(
+        self, key: str, fields: Mapping[str, JSON], number: int, label: Callable[[int], str]
+    ) -> str | None:
+        """Why the record ``number``, keyed ``key``, is refused for its key (``KeyClashes``),
+        or None; ``label`` names a record by its number ("line 7")."""
+        explicit = explicit_key(fields)
+        if explicit is None:
+            if key in self.clashing:
+                return clash_reason(label(number), str(number))
+            return None
+        first = self.repeated.get(key)
+        if first is not None and first != number:
+            return repeat_reason(label(number), explicit, label(first))
+        return None
 
     def node(self, fields: Mapping[str, JSON], key: str) -> dict[str, JSON]:
         """The node fields of the record ``key`` of this file."""

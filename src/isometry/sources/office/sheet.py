@@ -15,7 +15,8 @@ ever calculated, as in files other programs write, has no value to show: its cel
 Row nodes are mapped from their cells by header name as the ``csv`` importer maps its fields
 (``records.map_record``: title, content/notes, due, tags, type...; ``dayfirst`` reads text
 dates day first); their key is an ``id`` column's value, else the row number (a row without
-an id whose number is another row's id is ``Rejected``: ``records.KeyClashes``). A cell's
+an id whose number is another row's id, and a row that repeats an earlier row's id, are
+``Rejected``: ``records.KeyClashes``). A cell's
 hyperlink is on the sheet's node (``hyperlinks``) only: the sheet keeps its links after its
 rows.
 """
@@ -38,7 +39,6 @@ from isometry.sources.office.cells import Cell, Row, SheetRows, in_order
 from isometry.sources.records import (
     FIELD_OF,
     Origin,
-    clash_reason,
     normal_name,
     row_key,
     sha256_hex,
@@ -189,6 +189,9 @@ class SheetImport:
     def _locator(self, number: int) -> Locator:
         return Locator(self.book.origin.file, f"{self.title}!{number}", line=number)
 
+    def _label(self, number: int) -> str:
+        return f"sheet {self.title!r}: row {number}"
+
     def _rejected(self, row: Row) -> Rejected:
         reason = f"sheet {self.title!r}: {row.problem}"
         return Rejected(self._locator(row.number), "", reason)
@@ -207,10 +210,9 @@ class SheetImport:
                 formulas[name] = cell.formula
                 raw[coordinate] = {"value": cell.value, "formula": cell.formula}
         key = f"{self.title}!{row_key(fields, row.number)}"
-        if self.book.origin.clashing and self.book.origin.refuses(key, fields):
-            where = f"sheet {self.title!r}: row {row.number}"
-            return Rejected(self._locator(row.number), orjson.dumps(raw).decode(),
-                            clash_reason(where, str(row.number)))  # fmt: skip
+        origin = self.book.origin
+        if origin.checks_keys and (refused := origin.refusal(key, fields, row.number, self._label)):
+            return Rejected(self._locator(row.number), orjson.dumps(raw).decode(), refused)
         node = self.book.origin.node(fields, key)
         if formulas:
             properties = dict(node.get("properties") or {})

@@ -88,7 +88,10 @@ def scan_workbook(path: Path, opener: Opener, options: Options) -> Scan:
             records, clashes = len(found), KeyClashes()
             if rows_as_nodes:
                 records += sum(_row_records(sheet, clashes) for sheet in found)
-    return Scan(records, measured.size, measured.fingerprint, clashes.keys())
+                if clashes.second_look():
+                    for sheet in found:
+                        _row_records(sheet, clashes)
+    return Scan(records, measured.size, measured.fingerprint, clashes.keys(), clashes.repeated())
 
 
 def _row_records(sheet: ReadOnlyWorksheet, clashes: KeyClashes) -> int:
