@@ -189,6 +189,14 @@ def test_a_later_type_column_with_a_known_type_wins() -> None:
         ("1704412800", "2024-01-05T00:00:00Z"),
         ("1704412800123", "2024-01-05T00:00:00.123000Z"),
         (0, "1970-01-01T00:00:00Z"),
+        # Numbers of 4 and 8 digits are read as the same digits in text are.
+        (2024, "2024-01-01T00:00:00Z"),
+        (20240105, "2024-01-05T00:00:00Z"),
+        # Zone names: those of RFC 822, with their offsets.
+        ("2024-01-05 10:00 PST", "2024-01-05T18:00:00Z"),
+        ("Fri, 05 Jan 2024 10:00:00 EST", "2024-01-05T15:00:00Z"),
+        ("2024-06-05 10:00 EDT", "2024-06-05T14:00:00Z"),
+        ("2024-01-05 10:00 GMT", "2024-01-05T10:00:00Z"),
     ],
 )
 def test_dates_are_parsed_and_normalised(value: JSON, expected: str) -> None:
@@ -202,8 +210,10 @@ def test_day_first_is_an_option() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["yesterday", "Jan 5", "10:00", "42", "2024-13-45", True, {"y": 2024}, 1e300]
-)
+    "value",
+    ["yesterday", "Jan 5", "10:00", "42", "2024-13-45", True, {"y": 2024}, 1e300, 20241345,
+     "2024-01-05 10:00 CET", "2024-01-05 10:00 IST"],  # zones whose name is no offset: no time
+)  # fmt: skip
 def test_dates_that_cannot_be_parsed_are_left_for_validation(value: JSON) -> None:
     assert parse_time(value) == value
     node = map_record({"created": value}, source="json", source_id="/f#1")
@@ -226,6 +236,8 @@ def test_dates_that_cannot_be_parsed_are_left_for_validation(value: JSON) -> Non
         ("longitude", "east", "east"),
         ("tags", ["x", " y ", "", 3], ["x", "y", "3"]),
         ("tags", "one;two, three ,", ["one", "two", "three"]),
+        ("tags", '["x", "y, z"]', ["x", "y, z"]),  # a list written as JSON in a CSV cell
+        ("tags", "[draft], [final]", ["[draft]", "[final]"]),  # not JSON: split as text
         ("name", 2024, "2024"),
         ("name", True, "true"),
         ("status", "  done ", "done"),

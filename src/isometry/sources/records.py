@@ -76,6 +76,11 @@ _NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Epoch numbers at least this large are milliseconds: as seconds they would be past year 5000.
 _MILLISECONDS_FROM = 100_000_000_000
+# The zone names RFC 822 (section 5) gives a fixed offset, in seconds east of UTC.
+_RFC822_ZONES: Mapping[str, int] = {
+    "UT": 0, "GMT": 0, "EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600,
+    "CDT": -5 * 3600, "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+}  # fmt: skip
 # dateutil fills what a text leaves out from a default; year 1 shows that no year was given.
 _NO_YEAR = datetime(1, 1, 1)
 
@@ -397,6 +402,9 @@ def _tags(value: JSON) -> JSON:
         else:
             return tags
     if isinstance(value, str):
+        listed = _listed(value)
+        if listed is not None:
+            return _tags(listed)
         parts: list[JSON] = _TAG_SEPARATORS.split(value)
     elif isinstance(value, list):
         parts = [_scalar_text(part) for part in value]
@@ -407,14 +415,36 @@ def _tags(value: JSON) -> JSON:
     return [part.strip() for part in parts if part.strip()]
 
 
+def _listed(text: str) -> list[JSON] | None:
+    """The list a text cell writes as JSON (``["a", "b"]``, as exports of list fields to CSV
+    do), or None when it is not one: then it is split at commas and semicolons."""
+    stripped = text.strip()
+    if not (stripped.startswith("[") and stripped.endswith("]")):
+        return None
+    try:
+        value = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, list) else None
+
+
 def parse_time(value: JSON, *, dayfirst: bool = False) -> JSON:
     """A time normalised to UTC ISO-8601 with a ``Z``, or ``value`` itself when it is not one.
 
-    ISO-8601 is taken as it is; numbers (and long digit strings) are epoch seconds, or
-    milliseconds when they are that large; other text is parsed by dateutil (``01/05/2024`` is
-    5 January unless ``dayfirst``), and only when it names a year. Times without a zone are UTC.
+    ISO-8601 is taken as it is. A whole number of 4 digits is a year and one of 8 digits
+    ``YYYYMMDD``, whether a JSON number or text; other numbers are epoch seconds, or
+    milliseconds when they are that large (as text, only those of 9 digits or more: other bare
+    digits are no time). Other text is parsed by dateutil (``01/05/2024`` is 5 January
+    unless ``dayfirst``), and only when it names a year. Zone names are those RFC 822 defines
+    (``UT``, ``GMT``, ``EST``, ``EDT``, ``CST`` ... ``PDT``: what mail and feeds write); any
+    other name (``CET``, ``IST``: often ambiguous) makes the text no time, rather than a time
+    taken in the wrong zone. Times without a zone are UTC.
     """
     if not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) in (4, 8):
+            digits = str(value)  # a year, or YYYYMMDD
+            converted = parse_time(digits, dayfirst=dayfirst)
+            return value if converted == digits else converted
         if isinstance(value, int | float) and not isinstance(value, bool):
             return _epoch(value, value)
         return value
@@ -430,11 +460,15 @@ def parse_time(value: JSON, *, dayfirst: bool = False) -> JSON:
         if len(whole) not in (4, 8):  # a year, or YYYYMMDD; other bare numbers are no date
             return value
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # unknown zone names: the time is taken as UTC
-            moment = date_parser.parse(text, default=_NO_YEAR, dayfirst=dayfirst)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            moment = date_parser.parse(
+                text, default=_NO_YEAR, dayfirst=dayfirst, tzinfos=_RFC822_ZONES
+            )
     except (ValueError, OverflowError):
         return value
+    if any(issubclass(w.category, date_parser.UnknownTimezoneWarning) for w in caught):
+        return value  # dateutil would take the time as UTC: hours off, and no one told
     if not isinstance(moment, datetime) or (moment.year == 1 and "0001" not in text):
         return value
     try:
