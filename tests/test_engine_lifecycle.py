@@ -6,28 +6,41 @@ was; and what an operation reports about its end (its target, an import that fou
 
 from __future__ import annotations
 
+import io
+import json
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from isometry import api
-from isometry.errors import SourceUnreadable
+from isometry.cli import main as cli_main
+from isometry.clock import SystemClock
+from isometry.errors import InvalidTransition, SourceUnreadable
+from isometry.etl.executor import Progress
 from isometry.etl.operations import Operation
 from isometry.etl.states import State
 from isometry.vcs.repository import Repository
 from test_engine import (
     AUTHOR,
     Interrupt,
+    branch_names,
     create,
     dead_owner,
+    grants,
+    head_id,
     interrupt_after_batches,
     records,
+    root,
     set_owner,
     write_jsonl,
 )
 
 
-def interrupted(repo: Repository, tmp_path: Path, count: int = 200, **config: object) -> Operation:
+def interrupted(repo: Repository, tmp_path: Path, *, count: int = 200, **config: Any) -> Operation:
     """An import whose process died after its second batch (of 50 records)."""
     path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(count))
     op = create(repo, tmp_path, path, **config)
@@ -35,6 +48,13 @@ def interrupted(repo: Repository, tmp_path: Path, count: int = 200, **config: ob
         api.run_operation(repo, op.id, author=AUTHOR, on_progress=interrupt_after_batches(2))
     set_owner(repo, op.id, dead_owner())
     return api.operation(repo, op.id)
+
+
+def isometry(repo_path: Path, *args: str, code: int = 0) -> str:
+    """What ``isometry ARGS --repo REPO`` prints, run in this process."""
+    result = CliRunner().invoke(cli_main.app, [*args, "--repo", str(repo_path)])
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    return result.stdout
 
 
 def shown_state(repo: Repository, op_id: str) -> State:
@@ -75,3 +95,145 @@ def test_a_resume_refused_for_a_missing_source_can_be_resumed_once_it_is_back(
     done = api.run_operation(repo, op.id, author=AUTHOR)
     assert done.state is State.SUCCEEDED
     assert done.counts["inserted"] == 200
+
+
+# -- cancelling, whatever state the operation is in -------------------------------------------
+
+
+def kept_artifacts(repo: Repository, op: Operation) -> list[str]:
+    """The events of the log the operation kept as an artifact, after checking its report."""
+    artifacts = op.result["artifacts"]
+    report = json.loads(blob_text(repo, artifacts["report"]))
+    assert (report["id"], report["state"]) == (op.id, "cancelled")
+    lines = blob_text(repo, artifacts["log"]).splitlines()
+    return [json.loads(line)["event"] for line in lines]
+
+
+def blob_text(repo: Repository, digest: str) -> str:
+    out = io.BytesIO()
+    api.read_blob(repo, digest, out)
+    return out.getvalue().decode()
+
+
+def test_cancelling_an_interrupted_import_onto_main_puts_main_back(
+    repo: Repository, tmp_path: Path
+) -> None:
+    before = (root(repo), head_id(repo))
+    op = interrupted(repo, tmp_path, branch_strategy="main", post_execution="rollback-on-failure")
+    assert len(api.nodes(repo)) == 100
+    done = api.cancel_operation(repo, op.id)
+    assert done.state is State.CANCELLED
+    assert done.error == "cancelled"
+    assert done.result["rolled_back"] is True
+    assert (root(repo), head_id(repo)) == before
+    assert api.nodes(repo) == []
+    assert done.progress == {"done": 100, "total": 200}
+    assert kept_artifacts(repo, done)[-2:] == ["cancel requested", "cancelled"]
+    stored = api.operation(repo, op.id)
+    assert (stored.lease_owner, stored.finished_at is not None) == (None, True)
+    with pytest.raises(InvalidTransition, match="cannot be cancelled"):
+        api.cancel_operation(repo, op.id)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"post_execution": "rollback-on-failure"},
+        {"branch_strategy": "temporary"},
+        {"branch_strategy": "temporary", "post_execution": "preserve-branch"},
+    ],
+)
+def test_cancelling_an_interrupted_import_drops_its_branch_when_the_strategies_say_so(
+    repo: Repository, tmp_path: Path, config: dict[str, Any]
+) -> None:
+    before = root(repo)
+    op = interrupted(repo, tmp_path, **config)
+    assert branch_names(repo) == {"main", f"import/{op.id}"}
+    done = api.cancel_operation(repo, op.id)
+    assert (done.state, done.result["rolled_back"]) == (State.CANCELLED, True)
+    assert branch_names(repo) == {"main"}
+    assert root(repo) == before
+    assert "cancelled" in kept_artifacts(repo, done)
+
+
+def test_cancelling_an_interrupted_import_keeps_its_branch_otherwise(
+    repo: Repository, tmp_path: Path
+) -> None:
+    op = interrupted(repo, tmp_path)
+    done = api.cancel_operation(repo, op.id)
+    assert (done.state, done.result["rolled_back"]) == (State.CANCELLED, False)
+    assert len(api.nodes(repo, at=f"import/{op.id}")) == 100
+    assert api.nodes(repo) == []
+    assert "cancelled" in kept_artifacts(repo, done)
+
+
+def test_a_cancelled_waiting_operation_keeps_its_log_and_report(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(3))
+    created = create(repo, tmp_path, path)
+    queued = api.queue_operation(
+        repo, "json-import", [path], grants=grants(tmp_path), config={}, base=tmp_path
+    )
+    for op in (created, queued):
+        done = api.cancel_operation(repo, op.id)
+        assert (done.state, done.error, done.started_at) == (State.CANCELLED, "cancelled", None)
+        assert kept_artifacts(repo, done)[-2:] == ["cancel requested", "cancelled"]
+    assert branch_names(repo) == {"main"}
+
+
+def test_cancelling_an_operation_another_process_resumed_asks_that_process_to_stop(
+    tmp_path: Path,
+) -> None:
+    """The resume holds the lease: the cancel only asks, and the resumed run ends it, rolled
+    back, at its next batch; the operation is ended once."""
+    repo_path = tmp_path / "repo"
+    with api.init(repo_path, clock=SystemClock(), author=AUTHOR) as repo:
+        before = root(repo)
+        op = interrupted(
+            repo, tmp_path, count=1500, branch_strategy="main", post_execution="rollback-on-failure"
+        )
+    outcome: list[Operation] = []
+    started = threading.Event()
+
+    def slow(progress: Progress) -> None:
+        started.set()
+        time.sleep(0.002)
+
+    def resume() -> None:
+        with api.open_repository(repo_path, clock=SystemClock()) as mine:
+            outcome.append(api.run_operation(mine, op.id, author=AUTHOR, on_progress=slow))
+
+    worker = threading.Thread(target=resume)
+    worker.start()
+    with api.open_repository(repo_path, clock=SystemClock()) as repo:
+        assert started.wait(30)
+        asked = api.cancel_operation(repo, op.id)
+        assert (asked.state, asked.cancel_requested) == (State.RUNNING, True)
+        worker.join(30)
+        assert not worker.is_alive()
+        assert outcome[0].state is State.CANCELLED
+        assert outcome[0].result["rolled_back"] is True
+        assert root(repo) == before
+        events = [e["event"] for e in api.operation_log(repo, op.id)]
+        assert events.count("cancelled") == 1
+
+
+def test_an_operation_that_stopped_after_its_strategy_ran_is_not_cancelled(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """Killed between its merge and its end: nothing is left to undo; resuming ends it."""
+    op = interrupted(repo, tmp_path)
+    with repo.db.transaction() as conn:
+        conn.execute("UPDATE checkpoints SET stage = 'merged' WHERE op_id = ?", (op.id,))
+    with pytest.raises(InvalidTransition, match="nothing left to cancel"):
+        api.cancel_operation(repo, op.id)
+    assert shown_state(repo, op.id) is State.INTERRUPTED
+
+
+def test_ops_cancel_says_what_it_rolled_back(
+    repo_path: Path, repo: Repository, tmp_path: Path
+) -> None:
+    op = interrupted(repo, tmp_path, post_execution="rollback-on-failure")
+    out = isometry(repo_path, "ops", "cancel", op.id)
+    assert f"Operation {op.id} is cancelled; what it wrote was rolled back" in out

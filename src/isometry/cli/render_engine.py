@@ -239,7 +239,10 @@ def queued(op: Operation) -> RenderableType:
 def cancelled(op: Operation, now: datetime) -> RenderableType:
     if op.cancel_requested and str(op.shown_state(now)) == "running":
         return Text(f"Asked operation {op.id} to stop; it ends at its next batch.")
-    return Text.assemble("Operation ", (op.id, "bold"), " is ", state(str(op.shown_state(now))))
+    shown = Text.assemble("Operation ", (op.id, "bold"), " is ", state(str(op.shown_state(now))))
+    if op.result.get("rolled_back"):
+        shown.append("; what it wrote was rolled back")
+    return shown
 
 
 def queue_results(ops: Sequence[Operation], now: datetime) -> RenderableType:
