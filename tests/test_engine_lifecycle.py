@@ -33,8 +33,10 @@ from test_engine import (
     grants,
     head_id,
     interrupt_after_batches,
+    record,
     records,
     root,
+    run_import,
     set_owner,
     write_jsonl,
 )
@@ -237,3 +239,42 @@ def test_ops_cancel_says_what_it_rolled_back(
     op = interrupted(repo, tmp_path, post_execution="rollback-on-failure")
     out = isometry(repo_path, "ops", "cancel", op.id)
     assert f"Operation {op.id} is cancelled; what it wrote was rolled back" in out
+
+
+# -- a sync and the records it could not read -------------------------------------------------
+
+
+def marked_deleted(repo: Repository) -> list[str]:
+    return sorted(str(n["name"]) for n in api.nodes(repo) if n.get("deleted_at"))
+
+
+def test_a_record_refused_for_a_field_is_not_taken_for_gone(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(3))
+    run_import(repo, tmp_path, path)
+    write_jsonl(path, [record(0), record(1, due="not a date")])
+    op = run_import(repo, tmp_path, path, sync_deletes=True, max_error_rate=0.5)
+    assert (op.counts["quarantined"], op.counts["deleted"]) == (1, 1)
+    assert marked_deleted(repo) == ["Title 2"]
+    assert "notes" not in op.result
+
+
+def test_a_record_not_read_far_enough_to_know_it_keeps_every_node_of_its_file(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(3))
+    other = write_jsonl(tmp_path / "src" / "other.jsonl", records(2, start=10))
+    run_import(repo, tmp_path, path.parent)
+    write_jsonl(path, ['{"id": "r0", "title": "Title 0"', record(1)])
+    write_jsonl(other, records(1, start=10))
+    op = run_import(repo, tmp_path, path.parent, sync_deletes=True, max_error_rate=0.5)
+    assert (op.counts["quarantined"], op.counts["deleted"]) == (1, 1)
+    # r0 is in quarantine; r2 is gone, but nothing says the unread line is not it.
+    assert marked_deleted(repo) == ["Title 11"]
+    [note] = op.result["notes"]
+    assert note.startswith("2 node(s) of notes.jsonl were not marked deleted")
+    [held] = [e for e in api.operation_log(repo, op.id) if e["event"] == "deletions held back"]
+    assert (held["file"], held["nodes"]) == (str(path.resolve()), 2)
+    out = isometry(repo.path, "ops", "show", op.id)
+    assert "Note: 2 node(s) of notes.jsonl were not marked deleted" in out

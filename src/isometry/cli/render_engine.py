@@ -136,9 +136,10 @@ def notes(op: Operation, now: datetime) -> list[str]:
             f"{skipped} record(s) were left out by their importer on purpose (password-protected "
             f"notes, say): see 'isometry ops log {op.id}'."
         )
-    note = op.result.get("note")
-    if isinstance(note, str):
-        found.append(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))
+    more = op.result.get("notes")
+    for note in [op.result.get("note"), *(more if isinstance(more, list) else [])]:
+        if isinstance(note, str):
+            found.append(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))
     if str(op.shown_state(now)) == "interrupted":
         found.append(f"Continue it from its last checkpoint with 'isometry ops resume {op.id}'.")
     return found

@@ -32,7 +32,7 @@ from isometry.etl import checkpoints, operations, settings
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.attachments import store_attachments
-from isometry.etl.batch import Batch, build, quarantine_rows
+from isometry.etl.batch import SEEN_NODE, SEEN_UNKEYED_FILE, Batch, build, quarantine_rows
 from isometry.etl.heartbeat import Heartbeat
 from isometry.etl.limits import Limits, peak_rss_bytes
 from isometry.etl.operations import COUNTERS, LEASE, Operation, add_counts
@@ -505,9 +505,10 @@ class Executor:
                                **left.locator.to_json())  # fmt: skip
             if config.sync_deletes:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, 0, ?)",
-                    ((op.id, key) for key in batch.seen),
-                )
+                    "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, ?, ?)",
+                    [*((op.id, SEEN_NODE, key) for key in batch.seen),
+                     *((op.id, SEEN_UNKEYED_FILE, file) for file in sorted(batch.unkeyed))],
+                )  # fmt: skip
             point = run.checkpoint(
                 counts=counted, source_index=index, cursor=cursor, batches=number
             )
