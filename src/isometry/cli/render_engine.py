@@ -91,6 +91,9 @@ def counts_line(counts: Mapping[str, int]) -> Text:
     read = counts.get("read", 0)
     shown = [*COUNTS[1:], *(["skipped"] if counts.get("skipped") else [])]
     rest = ", ".join(f"{counts.get(name, 0):,} {name}" for name in shown)
+    lost = counts.get("attachments_quarantined", 0)
+    if lost:
+        rest += f"; {lost:,} attachment(s) quarantined"
     return Text(f"{read:,} read: {rest}")
 
 
@@ -129,6 +132,12 @@ def notes(op: Operation, now: datetime) -> list[str]:
     if quarantined:
         found.append(
             f"{quarantined} record(s) went to quarantine: see 'isometry quarantine --op {op.id}'."
+        )
+    lost = op.counts.get("attachments_quarantined", 0)
+    if lost:
+        found.append(
+            f"{lost} attachment(s) could not be stored (their nodes were kept): see "
+            f"'isometry quarantine --op {op.id}'."
         )
     skipped = op.counts.get("skipped", 0)
     if skipped:
@@ -332,6 +341,7 @@ def metrics(data: Mapping[str, JSON]) -> RenderableType:
             ("operations/hour", _number(data.get("operations_per_hour"))),
             ("peak memory", _number(data.get("peak_rss_mb"), " MB")),
             ("error rate", _rate(data.get("error_rate"))),
+            ("attachments quarantined", _number(data.get("attachments_quarantined"))),
             ("average recovery", _number(data.get("average_recovery_seconds"), " s")),
         ]
     )

@@ -32,7 +32,14 @@ from isometry.etl import checkpoints, operations, settings
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.attachments import store_attachments
-from isometry.etl.batch import SEEN_NODE, SEEN_UNKEYED_FILE, Batch, build, quarantine_rows
+from isometry.etl.batch import (
+    SEEN_NODE,
+    SEEN_UNKEYED_FILE,
+    Batch,
+    Quarantined,
+    build,
+    quarantine_rows,
+)
 from isometry.etl.heartbeat import Heartbeat
 from isometry.etl.limits import Limits, peak_rss_bytes
 from isometry.etl.operations import COUNTERS, LEASE, Operation, add_counts
@@ -480,6 +487,7 @@ class Executor:
         def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
             stamp = self.stamp()
             counted = _count(batch, changes, run.counts, importer.name)
+            lost: list[Quarantined] = []
             if commit is not None:
                 lineage.write(conn, context, commit.seq, stamp, (
                     (kind, key, "insert" if old is None else "delete" if new is None else "update",
@@ -494,11 +502,12 @@ class Executor:
                     origins = {key: o for (kind, key), o in batch.origins.items()}
                     lost = store_attachments(self.content, run.accessor, commit.seq, written,
                                              batch.attachments, origins)  # fmt: skip
-                    batch.quarantined.extend(lost)
-                    counted = add_counts(counted, importer.name, quarantined=len(lost))
+                    # Files, not records: their nodes are kept, so they are counted apart
+                    # and never toward the error rate.
+                    counted = add_counts(counted, importer.name, attachments_quarantined=len(lost))
             conn.executemany(
                 "INSERT INTO quarantine (op_id, locator, raw, reason, time) VALUES (?,?,?,?,?)",
-                quarantine_rows(op.id, batch.quarantined, stamp),
+                quarantine_rows(op.id, [*batch.quarantined, *lost], stamp),
             )
             for left in batch.left_out:
                 operations.log(conn, op.id, stamp, "info", "skipped", reason=left.reason,

@@ -272,7 +272,8 @@ def finish(ex: Executor, run: _Run) -> None:
         _post_commit(ex, run)
     outcome = _merge(ex, run) if not run.stage_reached("merged") else {}
     waiting = op.result.get("merge") in ("conflicts", "deferred")
-    state = State.PARTIALLY_SUCCEEDED if quarantined or waiting else State.SUCCEEDED
+    lost = run.counts.get("attachments_quarantined", 0)
+    state = State.PARTIALLY_SUCCEEDED if quarantined or lost or waiting else State.SUCCEEDED
     close(ex, run, state, None, outcome, phase="finalizing")
 
 
