@@ -278,3 +278,34 @@ def test_a_record_not_read_far_enough_to_know_it_keeps_every_node_of_its_file(
     assert (held["file"], held["nodes"]) == (str(path.resolve()), 2)
     out = isometry(repo.path, "ops", "show", op.id)
     assert "Note: 2 node(s) of notes.jsonl were not marked deleted" in out
+
+
+# -- the target -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "strategy", "says"),
+    [
+        ("v1", "isolated", "the target 'v1' is a tag, not a branch"),
+        ("v1", "main", "the target 'v1' is a tag, not a branch"),
+        ("nope", "isolated", "there is no branch 'nope' to import into"),
+        ("nope", "temporary", "there is no branch 'nope' to import into"),
+    ],
+)
+def test_a_target_that_is_no_branch_fails_before_anything_is_read(
+    repo: Repository, tmp_path: Path, target: str, strategy: str, says: str
+) -> None:
+    api.tag(repo, "v1")
+    before = root(repo)
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(3))
+    phases: list[str] = []
+    op = run_import(
+        repo, tmp_path, path, target=target, branch_strategy=strategy,
+        on_progress=lambda p: phases.append(p.phase),
+    )  # fmt: skip
+    assert op.state is State.FAILED
+    assert op.error is not None
+    assert op.error.startswith(says)
+    assert "give an existing branch as the target" in op.error
+    assert (op.phase, set(phases), op.counts.get("read", 0)) == ("preparing", {"preparing"}, 0)
+    assert (root(repo), branch_names(repo)) == (before, {"main"})

@@ -21,6 +21,7 @@ import orjson
 from isometry.clock import stamp
 from isometry.content.store import ContentStore
 from isometry.errors import (
+    InvalidConfiguration,
     InvalidTransition,
     IsometryError,
     LimitExceeded,
@@ -355,6 +356,18 @@ class Executor:
 
     def _set_up_branch(self, conn: sqlite3.Connection, op: Operation) -> str:
         config = op.config
+        # Checked before anything is read: an import ends on its target (merged into it,
+        # written onto it), which only a branch can take.
+        target = refs.get_ref(conn, config.target)
+        if target is None or target.type != "branch":
+            what = (
+                f"the target {config.target!r} is a tag, not a branch"
+                if target is not None
+                else f"there is no branch {config.target!r} to import into"
+            )
+            raise InvalidConfiguration(
+                f"{what}: give an existing branch as the target ('isometry branches' lists them)"
+            )
         if config.branch_strategy == "main":
             return config.target
         existing = config.branch_name
