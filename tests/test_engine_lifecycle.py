@@ -309,3 +309,41 @@ def test_a_target_that_is_no_branch_fails_before_anything_is_read(
     assert "give an existing branch as the target" in op.error
     assert (op.phase, set(phases), op.counts.get("read", 0)) == ("preparing", {"preparing"}, 0)
     assert (root(repo), branch_names(repo)) == (before, {"main"})
+
+
+# -- an import that finds nothing -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "template", "says"),
+    [
+        ({}, "json-import", "they hold no file that the json importer reads"),
+        (
+            {"readme.xyz": "hello\n"},
+            "json-import",
+            "they hold no file that the json importer reads",
+        ),
+        ({"tasks.csv": ""}, "csv-import", "the file read holds none"),
+        ({"tasks.csv": "title,due\n"}, "csv-import", "the file read holds none"),
+        ({"a.jsonl": "", "b.jsonl": "\n\n"}, "json-import", "the 2 files read hold none"),
+    ],
+)
+def test_an_import_that_finds_no_record_succeeds_and_says_so(
+    repo: Repository, tmp_path: Path, files: dict[str, str], template: str, says: str
+) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    before = root(repo)
+    op = run_import(repo, tmp_path, folder, template=template)
+    assert (op.state, op.counts["read"]) == (State.SUCCEEDED, 0)
+    assert op.result["notes"] == [f"no records were found in the given sources: {says}"]
+    assert root(repo) == before
+    out = isometry(repo.path, "ops", "show", op.id)
+    assert "Note: No records were found in the given sources" in out
+
+
+def test_an_import_that_reads_records_has_no_such_note(repo: Repository, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(2))
+    assert "notes" not in run_import(repo, tmp_path, path).result

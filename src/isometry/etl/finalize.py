@@ -274,7 +274,25 @@ def finish(ex: Executor, run: _Run) -> None:
     waiting = op.result.get("merge") in ("conflicts", "deferred")
     lost = run.counts.get("attachments_quarantined", 0)
     state = State.PARTIALLY_SUCCEEDED if quarantined or lost or waiting else State.SUCCEEDED
+    if not read:
+        note(run, _nothing_found(run))
     close(ex, run, state, None, outcome, phase="finalizing")
+
+
+def _nothing_found(run: _Run) -> str:
+    """Why an import read no record: it found no file to read, or its files hold none."""
+    found = "no records were found in the given sources"
+    if len(run.files) == 1:
+        return f"{found}: the file read holds none"
+    if run.files:
+        return f"{found}: the {len(run.files)} files read hold none"
+    names = sorted({importer.name for importer in run.importers})
+    which = (
+        f"the {names[0]} importer"
+        if len(names) == 1
+        else f"any of the {', '.join(names)} importers"
+    )
+    return f"{found}: they hold no file that {which} reads"
 
 
 def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:
