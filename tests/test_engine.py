@@ -27,7 +27,7 @@ import pytest
 
 from isometry import api
 from isometry.clock import SystemClock
-from isometry.errors import InvalidTransition
+from isometry.errors import InvalidTransition, SourceUnreadable
 from isometry.etl import operations as etl_operations
 from isometry.etl import settings as etl_settings
 from isometry.etl import states as etl_states
@@ -351,14 +351,17 @@ def test_a_repeated_record_id_is_quarantined_and_the_first_record_kept(
 
 def test_counts_add_up_to_the_records_read(repo: Repository, tmp_path: Path) -> None:
     """Every record read is counted once: inserted, updated, unchanged, quarantined or
-    filtered, also when the source repeats an id."""
-    rows: list[Record | str] = [*records(5), record(1, title="Again"), "broken", *records(3, 10)]
+    filtered, also when the source repeats an id, and a record whose file cannot be stored
+    once (the file is counted apart)."""
+    rows: list[Record | str] = [*records(5), record(1, title="Again"), "broken", *records(3, 10),
+                                record(20, attachments=["missing.pdf", "gone.pdf"])]  # fmt: skip
     path = write_jsonl(tmp_path / "src" / "notes.jsonl", rows)
     counted = ("inserted", "updated", "unchanged", "quarantined", "filtered")
     for _ in range(2):
         op = run_import(repo, tmp_path, path, max_error_rate=0.5)
-        assert op.counts["read"] == 10
-        assert sum(op.counts[name] for name in counted) == 10, op.counts
+        assert op.counts["read"] == 11
+        assert sum(op.counts[name] for name in counted) == 11, op.counts
+    assert op.counts["attachments_quarantined"] == 0  # the second time, the record is unchanged
 
 
 def test_a_changed_record_updates_the_same_node(repo: Repository, tmp_path: Path) -> None:
@@ -804,10 +807,9 @@ def test_a_resumed_source_must_be_unchanged(repo: Repository, tmp_path: Path) ->
         api.run_operation(repo, op.id, author=AUTHOR, on_progress=interrupt_after_batches(1))
     write_jsonl(path, records(130))
     set_owner(repo, op.id, dead_owner())
-    done = api.run_operation(repo, op.id, author=AUTHOR)
-    assert done.state is State.FAILED
-    assert done.error is not None
-    assert "changed since the operation started" in done.error
+    with pytest.raises(SourceUnreadable, match="changed since the operation started"):
+        api.run_operation(repo, op.id, author=AUTHOR)
+    assert api.operation(repo, op.id).shown_state(repo.clock.now()) is State.INTERRUPTED
 
 
 def test_a_running_operation_whose_process_is_gone_shows_as_interrupted(

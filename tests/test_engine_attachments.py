@@ -82,14 +82,44 @@ def test_an_attachment_that_cannot_be_read_is_quarantined_and_the_node_kept(
         ],
     )
     op = api.import_(repo, "json-import", [path], author=AUTHOR,
-                     grants=[f"file-system={src}"], base=tmp_path,
-                     config={"max_error_rate": 1.0})  # fmt: skip
+                     grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
     assert op.state is State.PARTIALLY_SUCCEEDED
     assert {n["name"] for n in api.nodes(repo)} == {"Missing file", "Outside the grant"}
     reasons = [str(q["reason"]) for q in api.quarantine(repo, op.id)]
     assert any("nowhere.pdf" in r for r in reasons)
     assert any("outside" in r and "grant" in r for r in reasons)
     assert all(not api.attachments(repo, str(n["id"])) for n in api.nodes(repo))
+
+
+def test_lost_attachments_are_counted_apart_from_the_records(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """A record whose files cannot be stored is kept: its files count as attachments in
+    quarantine, not as quarantined records, and never toward the error rate."""
+    src = tmp_path / "src"
+    path = write(
+        src,
+        [
+            {"id": "a", "title": "Three missing", "attachments": ["x.pdf", "y.pdf", "z.pdf"]},
+            {"id": "b", "title": "Whole"},
+        ],
+    )
+    op = api.import_(repo, "json-import", [path], author=AUTHOR,
+                     grants=[f"file-system={src}"], base=tmp_path)  # fmt: skip
+    assert op.state is State.PARTIALLY_SUCCEEDED, op.error
+    assert {n["name"] for n in api.nodes(repo)} == {"Three missing", "Whole"}
+    counts = op.to_json(repo.clock.now())["counts"]
+    assert isinstance(counts, dict)
+    assert (counts["read"], counts["inserted"], counts["quarantined"]) == (2, 2, 0)
+    assert counts["attachments_quarantined"] == 3
+    assert op.counts["json/attachments_quarantined"] == 3
+    assert len(api.quarantine(repo, op.id)) == 3
+    metrics = api.metrics(repo)
+    assert (metrics["error_rate"], metrics["attachments_quarantined"]) == (0.0, 3)
+    history = metrics["history"]
+    assert isinstance(history, list)
+    assert isinstance(history[0], dict)
+    assert (history[0]["error_rate"], history[0]["attachments_quarantined"]) == (0.0, 3)
 
 
 def test_an_operation_keeps_its_log_and_report_as_artifacts(

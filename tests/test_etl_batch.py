@@ -35,8 +35,11 @@ def test_a_batch_sorts_its_items() -> None:
     ]
     assert [entry.raw for entry in batch.quarantined] == ["{", "raw-4"]
     assert [entry.reason for entry in batch.left_out] == ["locked"]
-    ids = {key: node_id_for("s", f"f#{key}") for key in ("1", "5", "e", "a")}
-    assert batch.seen == [ids["1"], ids["5"], ids["1"], ids["e"], ids["a"]]
+    ids = {key: node_id_for("s", f"f#{key}") for key in ("1", "4", "5", "e", "a")}
+    # Record 4, refused for a field, is still in its source (a sync must not delete it);
+    # which record the line that is not JSON was cannot be known: its file is unkeyed.
+    assert batch.seen == [ids["1"], ids["4"], ids["5"], ids["1"], ids["e"], ids["a"]]
+    assert batch.unkeyed == {"f"}
     assert [(op.kind, op.row.get("name")) for op in batch.ops] == [
         (RowKind.NODE, "old"),
         (RowKind.NODE, "one again"),
@@ -60,4 +63,4 @@ def test_a_date_range_filters_but_still_sees() -> None:
         "one again",
         "with an edge",
     ]
-    assert len(batch.seen) == 5
+    assert len(batch.seen) == 6

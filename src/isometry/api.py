@@ -18,7 +18,6 @@ from isometry.content import BlobGcReport, BlobInfo, BlobRef, BlobStats, Content
 from isometry.errors import (
     InvalidConfiguration,
     InvalidOperation,
-    InvalidTransition,
     IsometryError,
     SourceUnreadable,
     StoreError,
@@ -28,9 +27,9 @@ from isometry.etl import metrics as etl_metrics
 from isometry.etl import operations as etl_operations
 from isometry.etl import queue as etl_queue
 from isometry.etl import settings as etl_settings
-from isometry.etl import states as etl_states
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Grants
+from isometry.etl.cancelling import cancel
 from isometry.etl.executor import Executor, ProgressSink
 from isometry.etl.operations import Operation
 from isometry.etl.states import State
@@ -312,23 +311,10 @@ def run_queue(
 
 
 def cancel_operation(repo: Repository, op_id: str) -> Operation:
-    """Cancel a waiting operation now, or ask a running one to stop at its next batch."""
-    with repo.db.transaction() as conn:
-        op = etl_operations.load(conn, op_id)
-        if op.state in (State.CREATED, State.QUEUED, State.INTERRUPTED):
-            etl_states.move(conn, op.id, op.state, State.CANCELLED)
-            etl_operations.update(conn, op.id, finished_at=repo.now(), error="cancelled")
-        elif op.state is State.RUNNING:
-            if op.shown_state(repo.clock.now()) is State.INTERRUPTED:
-                etl_states.move(conn, op.id, State.RUNNING, State.INTERRUPTED)
-                etl_states.move(conn, op.id, State.INTERRUPTED, State.CANCELLED)
-                etl_operations.update(conn, op.id, finished_at=repo.now(), error="cancelled")
-            else:
-                etl_operations.update(conn, op.id, cancel_requested=1)
-        else:
-            raise InvalidTransition(f"operation {op.id} is {op.state}; it cannot be cancelled")
-        etl_operations.log(conn, op.id, repo.now(), "info", "cancel requested")
-        return etl_operations.load(conn, op.id)
+    """Cancel a waiting or interrupted operation now, or ask a running one to stop at its next
+    batch; either way its post-execution strategy is carried out (a rollback, say)."""
+    # Cancelling writes no commit: the author is never used.
+    return cancel(Executor(repo, author=""), op_id)
 
 
 def operations(repo: Repository) -> list[Operation]:

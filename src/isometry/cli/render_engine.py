@@ -91,6 +91,9 @@ def counts_line(counts: Mapping[str, int]) -> Text:
     read = counts.get("read", 0)
     shown = [*COUNTS[1:], *(["skipped"] if counts.get("skipped") else [])]
     rest = ", ".join(f"{counts.get(name, 0):,} {name}" for name in shown)
+    lost = counts.get("attachments_quarantined", 0)
+    if lost:
+        rest += f"; {lost:,} attachment(s) quarantined"
     return Text(f"{read:,} read: {rest}")
 
 
@@ -130,15 +133,22 @@ def notes(op: Operation, now: datetime) -> list[str]:
         found.append(
             f"{quarantined} record(s) went to quarantine: see 'isometry quarantine --op {op.id}'."
         )
+    lost = op.counts.get("attachments_quarantined", 0)
+    if lost:
+        found.append(
+            f"{lost} attachment(s) could not be stored (their nodes were kept): see "
+            f"'isometry quarantine --op {op.id}'."
+        )
     skipped = op.counts.get("skipped", 0)
     if skipped:
         found.append(
             f"{skipped} record(s) were left out by their importer on purpose (password-protected "
             f"notes, say): see 'isometry ops log {op.id}'."
         )
-    note = op.result.get("note")
-    if isinstance(note, str):
-        found.append(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))
+    more = op.result.get("notes")
+    for note in [op.result.get("note"), *(more if isinstance(more, list) else [])]:
+        if isinstance(note, str):
+            found.append(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))
     if str(op.shown_state(now)) == "interrupted":
         found.append(f"Continue it from its last checkpoint with 'isometry ops resume {op.id}'.")
     return found
@@ -239,7 +249,10 @@ def queued(op: Operation) -> RenderableType:
 def cancelled(op: Operation, now: datetime) -> RenderableType:
     if op.cancel_requested and str(op.shown_state(now)) == "running":
         return Text(f"Asked operation {op.id} to stop; it ends at its next batch.")
-    return Text.assemble("Operation ", (op.id, "bold"), " is ", state(str(op.shown_state(now))))
+    shown = Text.assemble("Operation ", (op.id, "bold"), " is ", state(str(op.shown_state(now))))
+    if op.result.get("rolled_back"):
+        shown.append("; what it wrote was rolled back")
+    return shown
 
 
 def queue_results(ops: Sequence[Operation], now: datetime) -> RenderableType:
@@ -328,6 +341,7 @@ def metrics(data: Mapping[str, JSON]) -> RenderableType:
             ("operations/hour", _number(data.get("operations_per_hour"))),
             ("peak memory", _number(data.get("peak_rss_mb"), " MB")),
             ("error rate", _rate(data.get("error_rate"))),
+            ("attachments quarantined", _number(data.get("attachments_quarantined"))),
             ("average recovery", _number(data.get("average_recovery_seconds"), " s")),
         ]
     )

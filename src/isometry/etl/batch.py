@@ -12,10 +12,15 @@ import orjson
 
 from isometry.errors import ModelError
 from isometry.lineage.records import Origin
-from isometry.model import JSON, RowKind, edge_row, node_row
+from isometry.model import JSON, RowKind, edge_row, node_row, normalize_node
 from isometry.sources.base import Attachment, Draft, Item, Locator, Skipped
 from isometry.vcs.ops import Upsert
 from isometry.vcs.rows import Key
+
+# What a full import keeps in ``op_seen`` for a sync: the node ids its sources still have,
+# and the files it cannot tell that of (``Batch.unkeyed``).
+SEEN_NODE = int(RowKind.NODE)
+SEEN_UNKEYED_FILE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +44,12 @@ class Batch:
     read: int = 0
     filtered: int = 0
     skipped: int = 0  # unchanged at the source since it was last imported
-    seen: list[str] = field(default_factory=list)  # every valid node id, written or not
+    # Every node id the source still has, written or not: valid records' and those of
+    # records refused by validation (a record in quarantine is not gone from its source).
+    seen: list[str] = field(default_factory=list)
+    # Files with a quarantined record whose node cannot be known (a line that is not JSON):
+    # it may be any of their records, so a sync deletes nothing of theirs.
+    unkeyed: set[str] = field(default_factory=set)
     attachments: dict[str, tuple[Attachment, ...]] = field(default_factory=dict)
     packed: dict[bytes, bytes] = field(default_factory=dict)  # stored forms made ahead, by hash
 
@@ -79,6 +89,16 @@ def _in_range(row: Mapping[str, JSON], date_from: str | None, date_to: str | Non
     return (date_from is None or when >= date_from) and (date_to is None or when <= date_to)
 
 
+def _node_id(node: Mapping[str, JSON]) -> str | None:
+    """The id of the node a record refused by validation stands for, from its identifying
+    fields alone (another field of it is what was wrong); None when those are wrong too."""
+    try:
+        found = normalize_node({k: node[k] for k in ("id", "source", "source_id") if k in node})
+    except ModelError:
+        return None
+    return str(found["id"])
+
+
 def build(
     items: Sequence[Item],
     *,
@@ -96,12 +116,18 @@ def build(
                 batch.left_out.append(item)
             else:
                 batch.quarantined.append(Quarantined(item.locator, item.raw, item.reason))
+                batch.unkeyed.add(item.locator.file)
             continue
         try:
             row = node_row(item.node)
             edges = [edge_row(edge) for edge in item.edges] if item.edges else []
         except ModelError as error:
             batch.quarantined.append(Quarantined(item.locator, item.raw, str(error)))
+            known = _node_id(item.node)
+            if known is None:
+                batch.unkeyed.add(item.locator.file)
+            else:
+                seen.append(known)
             continue
         key = (_NODE, str(row["id"]))
         # Seen even when the date range leaves it out: a sync must not delete it.

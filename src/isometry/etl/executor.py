@@ -21,6 +21,7 @@ import orjson
 from isometry.clock import stamp
 from isometry.content.store import ContentStore
 from isometry.errors import (
+    InvalidConfiguration,
     InvalidTransition,
     IsometryError,
     LimitExceeded,
@@ -32,7 +33,14 @@ from isometry.etl import checkpoints, operations, settings
 from isometry.etl import templates as template_registry
 from isometry.etl.access import Accessor, Grants
 from isometry.etl.attachments import store_attachments
-from isometry.etl.batch import Batch, build, quarantine_rows
+from isometry.etl.batch import (
+    SEEN_NODE,
+    SEEN_UNKEYED_FILE,
+    Batch,
+    Quarantined,
+    build,
+    quarantine_rows,
+)
 from isometry.etl.heartbeat import Heartbeat
 from isometry.etl.limits import Limits, peak_rss_bytes
 from isometry.etl.operations import COUNTERS, LEASE, Operation, add_counts
@@ -199,7 +207,10 @@ class Executor:
             return operations.load(conn, op_id)
 
     def claim(self, op_id: str) -> _Run:
-        """Take an operation to run: created or queued ones start, interrupted ones resume."""
+        """Take an operation to run: created or queued ones start, interrupted ones resume.
+        A resume that cannot go on (a source gone or changed, a grant withdrawn) is refused
+        before the operation is taken: it stays interrupted, to be resumed once that is put
+        right, or cancelled."""
         now = self.now()
         with self.repo.db.snapshot() as conn:
             found = operations.load(conn, op_id)
@@ -210,39 +221,60 @@ class Executor:
         # here, leaving the operation as it was.
         template = template_registry.get(found.template)
         importers = [registry.load(name) for name in template.sources]
+        run = self.run_of(found, importers, Accessor(grants, template.permissions))
+        if found.shown_state(now) is State.INTERRUPTED:
+            self._check_resume(run)
         with self.repo.db.transaction() as conn:
-            op = operations.load(conn, op_id)
-            shown = op.shown_state(now)
-            recovering = None
-            if op.state is State.RUNNING and shown is State.INTERRUPTED:
-                move(conn, op.id, State.RUNNING, State.INTERRUPTED)
-                op.state = State.INTERRUPTED
-            if op.state is State.INTERRUPTED:
-                recovering = now
-            elif op.state not in (State.CREATED, State.QUEUED):
-                raise InvalidTransition(
-                    f"operation {op.id} is {shown}; only created, queued or interrupted "
-                    "operations can run"
-                )
-            move(conn, op.id, op.state, State.RUNNING)
+            op, resuming = self.take(conn, op_id, now)
             stamp = self.stamp()
-            # What is written is set on the operation too, rather than read back.
-            op.state, op.lease_owner, op.lease_until = State.RUNNING, self.owner, self._lease()
             op.started_at, op.finished_at = op.started_at or stamp, None
-            operations.update(
-                conn, op.id, lease_owner=op.lease_owner, lease_until=op.lease_until,
-                started_at=op.started_at, finished_at=None,
-            )  # fmt: skip
+            operations.update(conn, op.id, started_at=op.started_at, finished_at=None)
             operations.log(
-                conn, op.id, stamp, "info", "resumed" if recovering else "started", owner=self.owner
+                conn, op.id, stamp, "info", "resumed" if resuming else "started", owner=self.owner
             )
-        return _Run(
-            op=op,
-            importers=importers,
-            accessor=Accessor(grants, template.permissions),
-            options=Options(op.config.options),
-            recovering_since=recovering,
-        )
+        run.op, run.recovering_since = op, now if resuming else None
+        return run
+
+    def run_of(self, op: Operation, importers: list[Importer], accessor: Accessor) -> _Run:
+        """A run of ``op``, its progress total as the operation has it (kept whatever ends it
+        before scanning)."""
+        total = int(op.progress.get("total") or 0)
+        return _Run(op, importers, accessor, Options(op.config.options), total=total)
+
+    def take(self, conn: sqlite3.Connection, op_id: str, now: datetime) -> tuple[Operation, bool]:
+        """Move a created, queued or interrupted operation to running under this executor's
+        lease (inside the caller's write transaction, so no other process takes it too); also
+        whether it was interrupted."""
+        op = operations.load(conn, op_id)
+        shown = op.shown_state(now)
+        if op.state is State.RUNNING and shown is State.INTERRUPTED:
+            move(conn, op.id, State.RUNNING, State.INTERRUPTED)
+            op.state = State.INTERRUPTED
+        if op.state not in (State.CREATED, State.QUEUED, State.INTERRUPTED):
+            raise InvalidTransition(
+                f"operation {op.id} is {shown}; only created, queued or interrupted "
+                "operations can run"
+            )
+        interrupted = op.state is State.INTERRUPTED
+        move(conn, op.id, op.state, State.RUNNING)
+        # What is written is set on the operation too, rather than read back.
+        op.state, op.lease_owner, op.lease_until = State.RUNNING, self.owner, self._lease()
+        operations.update(conn, op.id, lease_owner=op.lease_owner, lease_until=op.lease_until)
+        return op, interrupted
+
+    def _check_resume(self, run: _Run) -> None:
+        """Refuse a resume whose sources cannot be read as they were when the operation
+        started, naming why in the operation's log; the files checked are kept for scanning."""
+        try:
+            self._check_sources(run)
+            if "sources" in run.op.result:
+                run.files = recheck(run.op.result["sources"], run.accessor)
+        except IsometryError as error:
+            with self.repo.db.transaction() as conn:
+                operations.log(
+                    conn, run.op.id, self.stamp(), "warning", "resume refused", reason=str(error)
+                )
+            raise
 
     def _lease(self) -> str:
         return _iso(self.now() + LEASE)
@@ -265,18 +297,7 @@ class Executor:
     def _prepare(self, run: _Run) -> None:
         op = run.op
         self._phase(run, "preparing", 0)
-        template = template_registry.get(op.template)
-        missing = run.accessor.grants.missing(template.permissions)
-        if missing:
-            raise PermissionRefused(
-                f"template {op.template} needs the permission(s) {', '.join(missing)}; give "
-                + " ".join(f"--allow {p}=PATH" for p in missing)
-            )
-        for source in op.sources:
-            path = Path(source)
-            if not path.exists():
-                raise SourceUnreadable(f"{source}: no such file or folder")
-            run.accessor.check(path)
+        self._check_sources(run)
         self._check_concurrency(run)
         with self.repo.db.transaction() as conn:
             point = checkpoints.read(conn, op.id)
@@ -306,6 +327,22 @@ class Executor:
                 conn, op.id, self.stamp(), "info", "prepared", branch=branch, commit=commit.id
             )
 
+    def _check_sources(self, run: _Run) -> None:
+        """The template's permissions are granted and every source is there, inside them."""
+        op = run.op
+        template = template_registry.get(op.template)
+        missing = run.accessor.grants.missing(template.permissions)
+        if missing:
+            raise PermissionRefused(
+                f"template {op.template} needs the permission(s) {', '.join(missing)}; give "
+                + " ".join(f"--allow {p}=PATH" for p in missing)
+            )
+        for source in op.sources:
+            path = Path(source)
+            if not path.exists():
+                raise SourceUnreadable(f"{source}: no such file or folder")
+            run.accessor.check(path)
+
     def _check_concurrency(self, run: _Run) -> None:
         now = self.now()
         with self.repo.db.snapshot() as conn:
@@ -319,6 +356,18 @@ class Executor:
 
     def _set_up_branch(self, conn: sqlite3.Connection, op: Operation) -> str:
         config = op.config
+        # Checked before anything is read: an import ends on its target (merged into it,
+        # written onto it), which only a branch can take.
+        target = refs.get_ref(conn, config.target)
+        if target is None or target.type != "branch":
+            what = (
+                f"the target {config.target!r} is a tag, not a branch"
+                if target is not None
+                else f"there is no branch {config.target!r} to import into"
+            )
+            raise InvalidConfiguration(
+                f"{what}: give an existing branch as the target ('isometry branches' lists them)"
+            )
         if config.branch_strategy == "main":
             return config.target
         existing = config.branch_name
@@ -336,7 +385,8 @@ class Executor:
         self._phase(run, "scanning", 0)
         if "sources" in op.result:
             # Resuming: the sources must be the ones the checkpoints point into.
-            run.files = recheck(op.result["sources"], run.accessor)
+            if not run.files:
+                run.files = recheck(op.result["sources"], run.accessor)
             run.total = sum(f.records for f in run.files)
             with self.repo.db.transaction() as conn:
                 operations.update(
@@ -450,6 +500,7 @@ class Executor:
         def record(conn: sqlite3.Connection, commit: Commit | None, changes: list[Change]) -> None:
             stamp = self.stamp()
             counted = _count(batch, changes, run.counts, importer.name)
+            lost: list[Quarantined] = []
             if commit is not None:
                 lineage.write(conn, context, commit.seq, stamp, (
                     (kind, key, "insert" if old is None else "delete" if new is None else "update",
@@ -464,20 +515,22 @@ class Executor:
                     origins = {key: o for (kind, key), o in batch.origins.items()}
                     lost = store_attachments(self.content, run.accessor, commit.seq, written,
                                              batch.attachments, origins)  # fmt: skip
-                    batch.quarantined.extend(lost)
-                    counted = add_counts(counted, importer.name, quarantined=len(lost))
+                    # Files, not records: their nodes are kept, so they are counted apart
+                    # and never toward the error rate.
+                    counted = add_counts(counted, importer.name, attachments_quarantined=len(lost))
             conn.executemany(
                 "INSERT INTO quarantine (op_id, locator, raw, reason, time) VALUES (?,?,?,?,?)",
-                quarantine_rows(op.id, batch.quarantined, stamp),
+                quarantine_rows(op.id, [*batch.quarantined, *lost], stamp),
             )
             for left in batch.left_out:
                 operations.log(conn, op.id, stamp, "info", "skipped", reason=left.reason,
                                **left.locator.to_json())  # fmt: skip
             if config.sync_deletes:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, 0, ?)",
-                    ((op.id, key) for key in batch.seen),
-                )
+                    "INSERT OR IGNORE INTO op_seen (op_id, kind, key) VALUES (?, ?, ?)",
+                    [*((op.id, SEEN_NODE, key) for key in batch.seen),
+                     *((op.id, SEEN_UNKEYED_FILE, file) for file in sorted(batch.unkeyed))],
+                )  # fmt: skip
             point = run.checkpoint(
                 counts=counted, source_index=index, cursor=cursor, batches=number
             )

@@ -20,6 +20,7 @@ from isometry.content.store import Staged
 from isometry.errors import IsometryError, MergeInProgress
 from isometry.etl import checkpoints, operations
 from isometry.etl.attachments import artifact_items, store_artifacts
+from isometry.etl.batch import SEEN_UNKEYED_FILE
 from isometry.etl.states import State, move
 from isometry.lineage import records as lineage
 from isometry.model import JSON, RowKind
@@ -53,22 +54,35 @@ def _in_scope(file: str | None, files: set[str], folders: list[str]) -> bool:
     )
 
 
-def _gone(ex: Executor, run: _Run) -> dict[str, str]:
+@dataclass
+class _Gone:
+    """What a sync found gone: each node with the importer it came from; and, for each file
+    with a quarantined record that cannot be told apart, the nodes kept for it (by id)."""
+
+    nodes: dict[str, str]
+    kept: dict[str, list[str]]
+
+
+def _gone(ex: Executor, run: _Run) -> _Gone:
     """The nodes this full import did not see that its sources gave before, with the importer
     each came from: those whose last import by one of its importers read them from one of its
     files, or from a file under one of its folders (a file deleted from a folder included;
     a file of the folder that could not be read this time excluded: nothing is deleted for
-    want of reading it). Found through lineage, so it holds whatever an importer's ids are
-    made of (a path, a note's identifier, a URL)."""
+    want of reading it; nor from a file with a quarantined record that cannot be told apart,
+    which may be any of them). Found through lineage, so it holds whatever an importer's ids
+    are made of (a path, a note's identifier, a URL)."""
     op = run.op
     names = sorted({f.importer.name for f in run.files})
     if not names:
-        return {}
+        return _Gone({}, {})
     files = {str(f.path) for f in run.files}
     folders = [str(Path(s).resolve()) for s in op.sources if Path(s).is_dir()]
     graph = ex.repo.graph
     with ex.repo.db.snapshot() as conn:
-        seen = {k for (k,) in conn.execute("SELECT key FROM op_seen WHERE op_id = ?", (op.id,))}
+        seen: set[str] = set()
+        unkeyed: set[str] = set()
+        for kind, key in conn.execute("SELECT kind, key FROM op_seen WHERE op_id = ?", (op.id,)):
+            (unkeyed if kind == SEEN_UNKEYED_FILE else seen).add(key)
         unreadable = {
             str(found.get("file"))
             for (text,) in conn.execute("SELECT locator FROM quarantine WHERE op_id = ?", (op.id,))
@@ -86,26 +100,61 @@ def _gone(ex: Executor, run: _Run) -> dict[str, str]:
             if key not in latest or seq >= latest[key][0]:
                 latest[key] = (seq, file, transform)
         wanted = {
-            key: transform
+            key: (file, transform)
             for key, (_, file, transform) in latest.items()
             if _in_scope(file, files, folders) and file not in unreadable
         }
         present = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in wanted])
         rows = fetch_rows(conn, [d for d in present.values() if d is not None])
-    return {
-        key: wanted[key]
-        for (_, key), digest in present.items()
-        if digest is not None
-        and rows[digest].get("deleted_at") is None
-        and rows[digest].get("source") == wanted[key]
-    }
+    found = _Gone({}, {})
+    for (_, key), digest in present.items():
+        file, transform = wanted[key]
+        if digest is None or rows[digest].get("deleted_at") is not None:
+            continue
+        if rows[digest].get("source") != transform:
+            continue
+        if file in unkeyed:
+            found.kept.setdefault(str(file), []).append(key)
+        else:
+            found.nodes[key] = transform
+    return found
+
+
+def _keep_note(
+    ex: Executor, run: _Run, conn: sqlite3.Connection, kept: dict[str, list[str]]
+) -> None:
+    """Say which nodes a sync kept for want of telling its quarantined records apart, and why:
+    in the log, file by file, and in a note of the result."""
+    op = run.op
+    for file, keys in sorted(kept.items()):
+        operations.log(
+            conn, op.id, ex.stamp(), "warning", "deletions held back", file=file, nodes=len(keys),
+            reason="a quarantined record of the file cannot be told apart: it may be the record "
+            "of any of these nodes",
+        )  # fmt: skip
+    count = sum(len(keys) for keys in kept.values())
+    shown = ", ".join(Path(file).name for file in sorted(kept))
+    note(
+        run,
+        f"{count} node(s) of {shown} were not marked deleted though this import did not see "
+        "their records: a record of that source went to quarantine before its key could be "
+        f"read, and it may be one of theirs (see 'isometry quarantine --op {op.id}')",
+    )
+
+
+def note(run: _Run, text: str) -> None:
+    """A note for the user in the operation's result (shown with it)."""
+    notes = run.op.result.setdefault("notes", [])
+    if text not in notes:
+        notes.append(text)
 
 
 def _sync_deletes(ex: Executor, run: _Run) -> None:
     """Soft-delete what the source no longer has; lineage records each deletion."""
     op = run.op
     assert op.branch is not None
-    gone = _gone(ex, run)
+    found = _gone(ex, run)
+    gone = found.nodes
     stamp = ex.stamp()
     importers = {f.importer.name: f.importer for f in run.files}
 
@@ -129,8 +178,10 @@ def _sync_deletes(ex: Executor, run: _Run) -> None:
                 run.counts = operations.add_counts(run.counts, source, deleted=len(group))
             op.commits.append(commit.id)
             run.head = commit.seq
+        if found.kept:
+            _keep_note(ex, run, conn, found.kept)
         checkpoints.write(conn, run.checkpoint(stage="deleted"), stamp)
-        operations.update(conn, op.id, counts=run.counts, commits=op.commits)
+        operations.update(conn, op.id, counts=run.counts, commits=op.commits, result=op.result)
 
     ex.repo.apply(
         op.branch, [Patch(RowKind.NODE, key, {"deleted_at": stamp}) for key in gone],
@@ -221,8 +272,27 @@ def finish(ex: Executor, run: _Run) -> None:
         _post_commit(ex, run)
     outcome = _merge(ex, run) if not run.stage_reached("merged") else {}
     waiting = op.result.get("merge") in ("conflicts", "deferred")
-    state = State.PARTIALLY_SUCCEEDED if quarantined or waiting else State.SUCCEEDED
+    lost = run.counts.get("attachments_quarantined", 0)
+    state = State.PARTIALLY_SUCCEEDED if quarantined or lost or waiting else State.SUCCEEDED
+    if not read:
+        note(run, _nothing_found(run))
     close(ex, run, state, None, outcome, phase="finalizing")
+
+
+def _nothing_found(run: _Run) -> str:
+    """Why an import read no record: it found no file to read, or its files hold none."""
+    found = "no records were found in the given sources"
+    if len(run.files) == 1:
+        return f"{found}: the file read holds none"
+    if run.files:
+        return f"{found}: the {len(run.files)} files read hold none"
+    names = sorted({importer.name for importer in run.importers})
+    which = (
+        f"the {names[0]} importer"
+        if len(names) == 1
+        else f"any of the {', '.join(names)} importers"
+    )
+    return f"{found}: they hold no file that {which} reads"
 
 
 def end_early(ex: Executor, run: _Run, state: State, reason: str) -> None:

@@ -30,8 +30,12 @@ _COLUMNS = (
     "lease_until", "peak_rss", "recovery_seconds", "created_at", "queued_at", "started_at",
     "finished_at",
 )  # fmt: skip
+# Every record read is one of inserted, updated, unchanged, quarantined, filtered or skipped;
+# ``deleted`` counts nodes a sync found gone, ``attachments_quarantined`` the files of kept
+# records that could not be stored.
 COUNTERS = (
     "read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered", "skipped",
+    "attachments_quarantined",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM operations"
 # Counts are kept in total (``read``) and per source importer (``safari/read``), in one flat
