@@ -33,6 +33,7 @@ from isometry.etl import templates as template_registry
 from isometry.etl.access import Grants
 from isometry.etl.executor import Executor, ProgressSink
 from isometry.etl.operations import Operation
+from isometry.etl.sources import check_name
 from isometry.etl.states import State
 from isometry.etl.templates import Template
 from isometry.lineage import openlineage as lineage_openlineage
@@ -252,6 +253,8 @@ def create_operation(
     paths = [str((base / Path(s)).absolute()) for s in sources]
     if not paths:
         raise InvalidConfiguration("give at least one source file or folder")
+    for path in paths:
+        check_name(path)  # before the operation is stored: its sources are kept as text
     with repo.db.transaction() as conn:
         return etl_operations.create(
             conn, template=chosen.id, config=settings_, sources=paths,
