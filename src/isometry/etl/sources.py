@@ -73,10 +73,20 @@ def _files(
 ) -> list[Path]:
     """Every file under ``root``, sorted, filtered by include/exclude; hidden ones skipped
     (hidden folders not even entered) unless ``hidden``. A file that resolves outside the
-    grants (a symlink out of the tree), or whose name is not valid UTF-8, is put in ``refused``
-    (as it can be shown) with why, never looked into."""
+    grants (a symlink out of the tree), or whose name is not valid UTF-8, and a folder under
+    ``root`` that cannot be listed, are put in ``refused`` (as they can be shown) with why,
+    never looked into; ``root`` itself that cannot be listed raises ``SourceUnreadable``."""
+
+    def unlisted(error: OSError) -> None:
+        where = Path(error.filename) if error.filename is not None else root
+        why = error.strerror or str(error)
+        if where == root:
+            raise SourceUnreadable(f"{shown(root)}: cannot read the folder: {why}")
+        message = f"{shown(where)}: cannot read the folder: {why}; its files were left out"
+        refused.append((Path(shown(where)), SourceUnreadable(message)))
+
     found: list[Path] = []
-    for folder, dirs, names in os.walk(root):
+    for folder, dirs, names in os.walk(root, onerror=unlisted):
         if not hidden:
             dirs[:] = [d for d in dirs if not d.startswith(".")]
         base = Path(folder)
