@@ -79,3 +79,12 @@ def test_dates_in_order_are_taken(repo: Path) -> None:
         "2025-01-01T00:00:00Z",
         "2025-01-01T00:00:00.500000Z",
     )
+
+
+@pytest.mark.parametrize("percent", ["0", "200"])
+def test_a_verify_sample_outside_0_to_100_is_a_usage_error(repo: Path, percent: str) -> None:
+    result = isometry(repo, "storage", "verify", "--sample", percent)
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.replace("│", " ").split())
+    assert "Invalid value for --sample" in message
+    assert "give a percentage above 0 and at most 100" in message
