@@ -429,7 +429,7 @@ def test_lineage_of_a_node_an_operation_and_a_source(cli: Cli) -> None:
     assert "notes.jsonl" in human
     assert first["id"] in human
     assert key in cli("lineage", "--op", first["id"]).stdout
-    assert cli.json("lineage", "no-such-node") == []
+    assert "no node or edge 'no-such-node'" in cli("lineage", "no-such-node", code=1).stderr
 
 
 def test_metrics_json_and_table(cli: Cli) -> None:

@@ -20,6 +20,7 @@ from isometry.errors import (
     InvalidOperation,
     InvalidTransition,
     IsometryError,
+    NodeNotFound,
     SourceUnreadable,
     StoreError,
 )
@@ -376,10 +377,14 @@ def lineage(
     source: str | Path | None = None,
     limit: int | None = None,
 ) -> list[dict[str, JSON]]:
-    """A node's history (newest first), what one operation produced, or one file's output."""
+    """A node's history (newest first), what one operation produced, or one file's output.
+    A node that no commit ever wrote is not there: ``NodeNotFound``."""
     with repo.db.snapshot() as conn:
         if node is not None:
-            return lineage_queries.history(conn, node, limit)
+            found = lineage_queries.history(conn, node, limit)
+            if not found and not repo.ever_written(node):
+                raise NodeNotFound(f"no node or edge {node!r} was ever committed here")
+            return found
         if op_id is not None:
             return lineage_queries.by_operation(conn, etl_operations.load(conn, op_id).id, limit)
         if source is not None:

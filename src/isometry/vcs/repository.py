@@ -364,6 +364,14 @@ class Repository:
                     return k, row
         raise NodeNotFound(f"no node or edge {key!r} at {at}")
 
+    def ever_written(self, key: str) -> bool:
+        """Whether a commit of any branch ever wrote (or removed) the node or edge ``key``."""
+        found = self.conn.execute(
+            "SELECT 1 FROM changes WHERE kind IN (?, ?) AND key = ? LIMIT 1",
+            (int(RowKind.NODE), int(RowKind.EDGE), key),
+        ).fetchone()
+        return found is not None
+
     def row_at(self, seq: int, kind: RowKind, key: str) -> dict[str, JSON] | None:
         if seq == refs.branch_head(self.conn, MAIN):
             table = "nodes" if kind is RowKind.NODE else "edges"

@@ -1,0 +1,56 @@
+"""What commands say about things that are not there: a node, an operation id, figures with
+nothing to compute from; on a real repository through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from isometry.cli import main as cli_main
+
+runner = CliRunner()
+
+
+class Cli:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = root / "repo"
+        self("init")
+
+    def __call__(self, *args: str, code: int = 0) -> Result:
+        result = runner.invoke(
+            cli_main.app,
+            [*args, "--repo", str(self.repo)],
+            env={"ISOMETRY_AUTHOR": "tester", "ISOMETRY_REPO": None},
+        )
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return result
+
+    def json(self, *args: str, code: int = 0) -> Any:
+        return json.loads(self(*args, "--json", code=code).stdout)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+def test_lineage_of_a_node_that_does_not_exist_says_so(cli: Cli) -> None:
+    result = cli("lineage", "no-such-node", code=1)
+    assert result.stderr == "error: no node or edge 'no-such-node' was ever committed here\n"
+    assert result.stdout == ""
+
+
+def test_lineage_of_a_node_made_by_hand_has_none_recorded(cli: Cli) -> None:
+    edits = cli.root / "edits.jsonl"
+    edits.write_text(json.dumps({"op": "upsert", "node": {"id": "hand", "name": "Mine"}}) + "\n")
+    cli("apply", str(edits))
+    assert "No lineage recorded." in cli("lineage", "hand").stdout
+    assert cli.json("lineage", "hand") == []
+    edits.write_text(json.dumps({"op": "delete", "node": "hand"}) + "\n")
+    cli("apply", str(edits))
+    assert cli.json("lineage", "hand") == []  # gone from main, still part of its history
