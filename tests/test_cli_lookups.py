@@ -54,3 +54,20 @@ def test_lineage_of_a_node_made_by_hand_has_none_recorded(cli: Cli) -> None:
     edits.write_text(json.dumps({"op": "delete", "node": "hand"}) + "\n")
     cli("apply", str(edits))
     assert cli.json("lineage", "hand") == []  # gone from main, still part of its history
+
+
+def test_an_operation_id_with_wildcards_names_no_operation(cli: Cli) -> None:
+    notes = cli.root / "notes.jsonl"
+    notes.write_text(json.dumps({"title": "Lisbon"}) + "\n")
+    op = cli.json("ops", "queue", "json-import", str(notes), "--allow", f"file-system={cli.root}")
+    assert cli.json("ops", "show", op["id"][:4])["id"] == op["id"]
+    assert cli.json("ops", "show", op["id"][:4].upper())["id"] == op["id"]
+    for given in (op["id"][:2] + "%%", "____", op["id"][:4] + "_", "%"):
+        for command in (("ops", "show", given), ("ops", "log", given), ("ops", "cancel", given),
+                        ("ops", "resume", given), ("quarantine", "--op", given),
+                        ("lineage", "--op", given)):  # fmt: skip
+            result = cli(*command, code=1)
+            assert (
+                result.stderr == f"error: no operation {given!r} (an operation id is hex digits)\n"
+            )
+    assert cli.json("ops", "show", op["id"])["state"] == "queued"

@@ -6,6 +6,8 @@ author.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from isometry.errors import (
     InvalidTransition,
     IsometryError,
     NodeNotFound,
+    OperationNotFound,
     SourceUnreadable,
     StoreError,
 )
@@ -54,6 +57,9 @@ from isometry.vcs.maintenance import gc as _gc
 from isometry.vcs.merging import Conflict, MergeResult
 from isometry.vcs.ops import Op, parse_op
 from isometry.vcs.repository import ApplyResult, BranchInfo, Repository
+
+# An operation id, or a prefix of one: hex digits (the prefix search ignores their case).
+_OPERATION_ID = re.compile(r"[0-9a-fA-F]+")
 
 
 def init(path: Path, *, clock: Clock, author: str) -> Repository:
@@ -267,6 +273,7 @@ def run_operation(
     repo: Repository, op_id: str, *, author: str, on_progress: ProgressSink | None = None
 ) -> Operation:
     """Run a created, queued or interrupted operation now (resume is the same call)."""
+    _check_operation_id(op_id)
     return Executor(repo, author=author, on_progress=on_progress).run(op_id)
 
 
@@ -315,10 +322,23 @@ def run_queue(
     )  # fmt: skip
 
 
+def _check_operation_id(op_id: str) -> None:
+    """Refuse an operation id that is not hex digits: it names no operation, and a prefix
+    search would take its ``%`` and ``_`` for wildcards."""
+    if not _OPERATION_ID.fullmatch(op_id):
+        raise OperationNotFound(f"no operation {op_id!r} (an operation id is hex digits)")
+
+
+def _load_operation(conn: sqlite3.Connection, op_id: str) -> Operation:
+    """An operation by id or unique prefix (see ``_check_operation_id``)."""
+    _check_operation_id(op_id)
+    return etl_operations.load(conn, op_id)
+
+
 def cancel_operation(repo: Repository, op_id: str) -> Operation:
     """Cancel a waiting operation now, or ask a running one to stop at its next batch."""
     with repo.db.transaction() as conn:
-        op = etl_operations.load(conn, op_id)
+        op = _load_operation(conn, op_id)
         if op.state in (State.CREATED, State.QUEUED, State.INTERRUPTED):
             etl_states.move(conn, op.id, op.state, State.CANCELLED)
             etl_operations.update(conn, op.id, finished_at=repo.now(), error="cancelled")
@@ -332,7 +352,7 @@ def cancel_operation(repo: Repository, op_id: str) -> Operation:
         else:
             raise InvalidTransition(f"operation {op.id} is {op.state}; it cannot be cancelled")
         etl_operations.log(conn, op.id, repo.now(), "info", "cancel requested")
-        return etl_operations.load(conn, op.id)
+        return _load_operation(conn, op.id)
 
 
 def operations(repo: Repository) -> list[Operation]:
@@ -342,12 +362,12 @@ def operations(repo: Repository) -> list[Operation]:
 
 def operation(repo: Repository, op_id: str) -> Operation:
     with repo.db.snapshot() as conn:
-        return etl_operations.load(conn, op_id)
+        return _load_operation(conn, op_id)
 
 
 def operation_log(repo: Repository, op_id: str) -> list[dict[str, JSON]]:
     with repo.db.snapshot() as conn:
-        op = etl_operations.load(conn, op_id)
+        op = _load_operation(conn, op_id)
         return etl_operations.read_log(conn, op.id)
 
 
@@ -355,7 +375,7 @@ def quarantine(repo: Repository, op_id: str | None = None) -> list[dict[str, JSO
     """Records that could not become nodes, with their raw form, locator and reason."""
     with repo.db.snapshot() as conn:
         if op_id is not None:
-            op_id = etl_operations.load(conn, op_id).id
+            op_id = _load_operation(conn, op_id).id
         rows = conn.execute(
             "SELECT id, op_id, locator, raw, reason, time FROM quarantine"
             + (" WHERE op_id = ?" if op_id else "")
@@ -386,7 +406,7 @@ def lineage(
                 raise NodeNotFound(f"no node or edge {node!r} was ever committed here")
             return found
         if op_id is not None:
-            return lineage_queries.by_operation(conn, etl_operations.load(conn, op_id).id, limit)
+            return lineage_queries.by_operation(conn, _load_operation(conn, op_id).id, limit)
         if source is not None:
             return lineage_queries.by_source(conn, str(Path(source).resolve()), limit)
     raise InvalidConfiguration("ask for a node, an operation (--op) or a source (--source)")
@@ -396,7 +416,7 @@ def openlineage(repo: Repository, op_id: str) -> list[dict[str, JSON]]:
     """One operation as OpenLineage run events: START, then COMPLETE, FAIL or ABORT once it
     has ended."""
     with repo.db.snapshot() as conn:
-        op = etl_operations.load(conn, op_id)
+        op = _load_operation(conn, op_id)
     files = op.result.get("sources")
     sources = (
         [str(f["path"]) for f in files if isinstance(f, Mapping) and "path" in f]
