@@ -71,3 +71,23 @@ def test_an_operation_id_with_wildcards_names_no_operation(cli: Cli) -> None:
                 result.stderr == f"error: no operation {given!r} (an operation id is hex digits)\n"
             )
     assert cli.json("ops", "show", op["id"])["state"] == "queued"
+
+
+def figure(text: str, name: str) -> str:
+    """The value shown beside ``name`` in the metrics summary."""
+    (line,) = [line for line in text.splitlines() if line.startswith(name)]
+    return line[len(name) :].strip()
+
+
+def test_metrics_show_no_error_rate_before_a_record_is_read(cli: Cli) -> None:
+    empty = cli("metrics").stdout
+    assert figure(empty, "items") == "0"
+    assert figure(empty, "throughput") == "-"
+    assert figure(empty, "error rate") == "-"
+    nothing = cli.root / "nothing.jsonl"
+    nothing.write_text("")
+    cli("import", "json-import", str(nothing), "--allow", f"file-system={cli.root}")
+    shown = cli("metrics").stdout
+    assert figure(shown, "error rate") == "-"
+    (row,) = [line for line in shown.splitlines() if "json-import" in line]
+    assert "0.0%" not in row
