@@ -88,3 +88,16 @@ def test_a_verify_sample_outside_0_to_100_is_a_usage_error(repo: Path, percent: 
     message = " ".join(result.stderr.replace("│", " ").split())
     assert "Invalid value for --sample" in message
     assert "give a percentage above 0 and at most 100" in message
+
+
+@pytest.mark.parametrize("command", [["init"], ["ops", "list"], ["nodes"]])
+def test_an_empty_repository_path_is_a_usage_error_not_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli_main.app, [*command, "--repo", ""], env={"ISOMETRY_REPO": None})
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.replace("│", " ").split())
+    assert "Invalid value for '--repo'" in message
+    assert "an empty path" in message
+    assert list(tmp_path.iterdir()) == []
