@@ -113,6 +113,23 @@ def test_a_grant_whose_path_is_not_utf8_is_refused(cli: Cli) -> None:
     assert cli.json("ops", "list") == []
 
 
+def test_storing_or_asking_the_lineage_of_a_file_whose_name_is_not_utf8_says_why(
+    cli: Cli,
+) -> None:
+    bad = cli.note(cli.sources / BAD_NAME, "unreachable")
+    cli.note(cli.sources / "good.jsonl", "fine")
+    for given in (bad, cli.sources):  # named, or found in a folder
+        result = cli("storage", "put", str(given), code=1)
+        assert result.stderr == (
+            f"error: {cli.sources / BAD_SHOWN}: its name is not valid UTF-8; rename it to "
+            "store it\n"
+        )
+    assert cli.json("storage", "stats")["blobs"] == 0
+    result = cli("lineage", "--source", str(bad), code=1)
+    assert "its name is not valid UTF-8" in result.stderr
+    assert BAD_SHOWN in result.stderr
+
+
 # -- folders that cannot be read ------------------------------------------------------------
 
 # Linux capabilities that let root read any folder whatever its mode (capability.h).

@@ -408,6 +408,7 @@ def lineage(
         if op_id is not None:
             return lineage_queries.by_operation(conn, _load_operation(conn, op_id).id, limit)
         if source is not None:
+            check_name(source)  # no such file was ever imported, nor can be looked up
             return lineage_queries.by_source(conn, str(Path(source).resolve()), limit)
     raise InvalidConfiguration("ask for a node, an operation (--op) or a source (--source)")
 

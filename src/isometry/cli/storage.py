@@ -17,6 +17,7 @@ from isometry.cli import render_storage
 from isometry.cli.options import AuthorOption, DebugOption, JsonOption, RepoOption, author_name
 from isometry.cli.session import Session, session
 from isometry.errors import InvalidContentRequest
+from isometry.etl.access import name_problem
 
 
 def _readable(run: Session, path: Path) -> list[Path]:
@@ -31,6 +32,9 @@ def _readable(run: Session, path: Path) -> list[Path]:
     else:
         files = [path]
     for file in files:
+        problem = name_problem(file, "store it")  # its name is kept as text
+        if problem is not None:
+            run.fail(problem)
         try:
             with file.open("rb"):
                 pass
