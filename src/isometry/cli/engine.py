@@ -18,7 +18,9 @@ from isometry.cli import render_engine
 from isometry.cli.options import AuthorOption, DebugOption, JsonOption, RepoOption, author_name
 from isometry.cli.progress import live_progress
 from isometry.cli.session import CONFLICTS, Session, session
-from isometry.etl.config import MAX_BATCH, MIN_BATCH
+from isometry.errors import InvalidConfiguration
+from isometry.etl.access import PERMISSIONS
+from isometry.etl.config import MAX_BATCH, MIN_BATCH, OperationConfig
 from isometry.etl.states import State
 from isometry.model import JSON
 
@@ -168,9 +170,15 @@ def _pairs(values: list[str] | None, option: str, what: str) -> list[tuple[str, 
 
 
 def grant_specs(values: list[str] | None, option: str) -> list[str]:
-    """``PERMISSION=PATH`` grants, checked for their shape (the engine checks the rest); a
-    ``~`` the shell left alone after ``=`` is expanded here."""
+    """``PERMISSION=PATH`` grants, checked for their shape and permission (the engine checks
+    the rest); a ``~`` the shell left alone after ``=`` is expanded here."""
     pairs = _pairs(values, option, "PERMISSION=PATH")
+    for key, path in pairs:
+        if key not in PERMISSIONS:
+            raise typer.BadParameter(
+                f"'{key}={path}': unknown permission {key!r}; use one of " + ", ".join(PERMISSIONS),
+                param_hint=option,
+            )
     return [f"{key}={Path(path).expanduser()}" for key, path in pairs]
 
 
@@ -224,7 +232,45 @@ def import_config(
         "target": target,
         "options": options or None,
     }
-    return {key: value for key, value in given.items() if value is not None}
+    chosen = {key: value for key, value in given.items() if value is not None}
+    _check(chosen)
+    return chosen
+
+
+# The option that sets each configuration key, to name it in a usage error.
+_OPTIONS = {
+    "batch_size": "--batch-size",
+    "deduplicate": "--dedup",
+    "sync_deletes": "--sync-deletes",
+    "max_error_rate": "--max-error-rate",
+    "timeout_seconds": "--timeout",
+    "max_memory_mb": "--max-memory",
+    "max_database_mb": "--max-database",
+    "include": "--include",
+    "exclude": "--exclude",
+    "date_from": "--from",
+    "date_to": "--to",
+    "branch_strategy": "--branch-strategy",
+    "post_execution": "--post-execution",
+    "merge_strategy": "--merge-strategy",
+    "target": "--target",
+    "options": "--option",
+}
+
+
+def _check(chosen: dict[str, Any]) -> None:
+    """A value the engine would refuse is a usage error, naming its option: each key alone,
+    then the dates together (``--from`` after ``--to``)."""
+    for key, value in chosen.items():
+        try:
+            OperationConfig().with_overrides({key: value})
+        except InvalidConfiguration as error:
+            raise typer.BadParameter(str(error), param_hint=_OPTIONS[key]) from None
+    dates: dict[str, Any] = {k: chosen[k] for k in ("date_from", "date_to") if k in chosen}
+    try:
+        OperationConfig().with_overrides(dates)
+    except InvalidConfiguration as error:
+        raise typer.BadParameter(str(error), param_hint=["--from", "--to"]) from None
 
 
 def failure(op: Operation, run: Session) -> str | None:

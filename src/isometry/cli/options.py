@@ -16,6 +16,14 @@ import typer
 REPO_ENV = "ISOMETRY_REPO"
 AUTHOR_ENV = "ISOMETRY_AUTHOR"
 
+
+def _folder(text: str) -> Path:
+    """A ``--repo`` folder; an empty one is refused rather than taken for the working folder."""
+    if not text:
+        raise typer.BadParameter("an empty path; give a folder ('.' for the working folder)")
+    return Path(text)
+
+
 RepoOption = Annotated[
     Path | None,
     typer.Option(
@@ -23,6 +31,7 @@ RepoOption = Annotated[
         envvar=REPO_ENV,
         show_envvar=True,
         metavar="DIR",
+        parser=_folder,
         help="Repository directory (default: the user data directory).",
     ),
 ]

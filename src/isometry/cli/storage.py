@@ -16,6 +16,8 @@ from isometry import api
 from isometry.cli import render_storage
 from isometry.cli.options import AuthorOption, DebugOption, JsonOption, RepoOption, author_name
 from isometry.cli.session import Session, session
+from isometry.errors import InvalidContentRequest
+from isometry.etl.access import name_problem
 
 
 def _readable(run: Session, path: Path) -> list[Path]:
@@ -30,6 +32,9 @@ def _readable(run: Session, path: Path) -> list[Path]:
     else:
         files = [path]
     for file in files:
+        problem = name_problem(file, "store it")  # its name is kept as text
+        if problem is not None:
+            run.fail(problem)
         try:
             with file.open("rb"):
                 pass
@@ -102,7 +107,10 @@ def verify(
     """Re-hash the stored blobs; exit 1 and name each damaged blob if any is."""
     with session(repo, as_json=json_out, debug=debug) as run:
         with run.working("Verifying blobs"):
-            report = api.blob_verify(run.repo, sample_percent=sample)
+            try:
+                report = api.blob_verify(run.repo, sample_percent=sample)
+            except InvalidContentRequest as error:  # the only request it makes: the sample
+                raise typer.BadParameter(str(error), param_hint="--sample") from None
         run.emit(report.to_json(), render_storage.verify(report))
         if not report.ok:
             run.exit_code = 1

@@ -7,6 +7,7 @@ points outside it is refused.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,32 @@ PERMISSIONS = (
     "network",
     "full-disk-access",
 )
+
+
+def shown(path: Path | str) -> str:
+    """``path`` as text that can be printed and stored: the bytes of its name that are not
+    UTF-8 written as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def name_problem(path: Path | str, goal: str = "import it") -> str | None:
+    """Why ``path`` cannot be used because of its name, else None: a name that is not valid
+    UTF-8 can be neither stored (an operation's sources and grants, its lineage and quarantine
+    are UTF-8 text) nor matched to what a record names. ``goal`` ends the advice to rename."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return None
+    try:
+        Path(path).name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{shown(path)}: its name is not valid UTF-8; rename it to {goal}"
+    return (
+        f"{shown(path)}: the name of a folder on its path is not valid UTF-8; rename that "
+        f"folder to {goal}"
+    )
 
 
 @dataclass(frozen=True)
@@ -42,7 +69,11 @@ class Grants:
                 raise InvalidConfiguration(
                     f"grant {spec!r}: unknown permission; use one of {', '.join(PERMISSIONS)}"
                 )
-            roots.setdefault(permission, []).append((base / path.strip()).resolve())
+            root = (base / path.strip()).resolve()
+            problem = name_problem(root, "grant it")
+            if problem is not None:
+                raise InvalidConfiguration(f"grant {permission}={problem}")
+            roots.setdefault(permission, []).append(root)
         return cls({k: tuple(v) for k, v in roots.items()})
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import Any
 
 from isometry.errors import InvalidConfiguration, ModelError
@@ -13,6 +14,12 @@ from isometry.vcs.fieldmerge import STRATEGIES
 BRANCH_STRATEGIES = ("main", "isolated", "temporary")  # and "existing:NAME"
 POST_EXECUTION = ("auto-merge", "manual-merge", "rollback-on-failure", "preserve-branch")
 MIN_BATCH, MAX_BATCH = 50, 1000
+# The limits that must be positive when given, with how a message names them.
+_LIMITS = {
+    "timeout_seconds": "timeout",
+    "max_memory_mb": "memory limit",
+    "max_database_mb": "database size limit",
+}
 
 
 @dataclass(frozen=True)
@@ -56,17 +63,24 @@ class OperationConfig:
             )
         if not 0.0 <= self.max_error_rate <= 1.0:
             raise InvalidConfiguration(f"max error rate {self.max_error_rate} is outside 0..1")
-        for name in ("timeout_seconds", "max_memory_mb", "max_database_mb"):
+        for name, label in _LIMITS.items():
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise InvalidConfiguration(f"{name.replace('_', ' ')} must be positive")
-        for name in ("date_from", "date_to"):
+                raise InvalidConfiguration(f"the {label} must be positive, not {value:g}")
+        for name, label in (("date_from", "from date"), ("date_to", "to date")):
             value = getattr(self, name)
             if value is not None:
                 try:
-                    object.__setattr__(self, name, utc_timestamp(value, name))
+                    object.__setattr__(self, name, utc_timestamp(value, f"the {label}"))
                 except ModelError as error:
                     raise InvalidConfiguration(str(error)) from None
+        # Compared as times: the text of one with a fraction of a second sorts wrongly.
+        start, end = self.date_from, self.date_to
+        if start is not None and end is not None and _moment(start) > _moment(end):
+            raise InvalidConfiguration(
+                f"the from date {start} is later than the to date {end}: "
+                "no record could be imported"
+            )
 
     @property
     def branch_name(self) -> str | None:
@@ -92,6 +106,11 @@ class OperationConfig:
     def from_json(cls, data: Mapping[str, Any]) -> OperationConfig:
         # The defaults overridden, built (and checked) once rather than twice.
         return cls(**_values(data))
+
+
+def _moment(stamp: str) -> datetime:
+    """A time as ``utc_timestamp`` writes it (UTC, with a ``Z``)."""
+    return datetime.fromisoformat(stamp.removesuffix("Z") + "+00:00")
 
 
 _NAMES = tuple(f.name for f in fields(OperationConfig))

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from isometry.errors import PermissionRefused, SourceUnreadable
-from isometry.etl.access import Accessor
+from isometry.errors import IsometryError, PermissionRefused, SourceUnreadable
+from isometry.etl.access import Accessor, name_problem, shown
 from isometry.etl.config import OperationConfig
 from isometry.model import JSON
 from isometry.sources import registry
@@ -69,13 +69,24 @@ def _files(
     config: OperationConfig,
     accessor: Accessor,
     hidden: bool,
-    refused: list[tuple[Path, str]],
+    refused: list[tuple[Path, IsometryError]],
 ) -> list[Path]:
     """Every file under ``root``, sorted, filtered by include/exclude; hidden ones skipped
     (hidden folders not even entered) unless ``hidden``. A file that resolves outside the
-    grants (a symlink out of the tree) is put in ``refused`` with why, never looked into."""
+    grants (a symlink out of the tree), or whose name is not valid UTF-8, and a folder under
+    ``root`` that cannot be listed, are put in ``refused`` (as they can be shown) with why,
+    never looked into; ``root`` itself that cannot be listed raises ``SourceUnreadable``."""
+
+    def unlisted(error: OSError) -> None:
+        where = Path(error.filename) if error.filename is not None else root
+        why = error.strerror or str(error)
+        if where == root:
+            raise SourceUnreadable(f"{shown(root)}: cannot read the folder: {why}")
+        message = f"{shown(where)}: cannot read the folder: {why}; its files were left out"
+        refused.append((Path(shown(where)), SourceUnreadable(message)))
+
     found: list[Path] = []
-    for folder, dirs, names in os.walk(root):
+    for folder, dirs, names in os.walk(root, onerror=unlisted):
         if not hidden:
             dirs[:] = [d for d in dirs if not d.startswith(".")]
         base = Path(folder)
@@ -84,10 +95,14 @@ def _files(
             if (name.startswith(".") and not hidden) or not path.is_file():
                 continue
             if _wanted(path.relative_to(root).as_posix(), config):
+                problem = name_problem(path)
+                if problem is not None:
+                    refused.append((Path(shown(path)), SourceUnreadable(problem)))
+                    continue
                 try:
                     accessor.check(path)
                 except PermissionRefused as error:
-                    refused.append((path, str(error)))
+                    refused.append((path, error))
                     continue
                 found.append(path)
     return sorted(found)
@@ -119,14 +134,14 @@ def expand(
     unreadable: list[tuple[Path, str]] | None = None,
 ) -> list[SourceFile]:
     """The files to read, scanned, each with the importers that read it. A file found in a
-    folder that cannot be read, or that leads outside the grants, is put in ``unreadable``
-    (path, reason) and left out, so one bad file does not stop a folder's import; a file
-    named on its own that cannot be read fails the operation."""
+    folder that cannot be read, that leads outside the grants or whose name is not valid
+    UTF-8, is put in ``unreadable`` (path, reason) and left out, so one bad file does not stop
+    a folder's import; a file named on its own that cannot be read fails the operation."""
     out: list[SourceFile] = []
     for source in sources:
         root = Path(source)
         if root.is_dir():
-            refused: list[tuple[Path, str]] = []
+            refused: list[tuple[Path, IsometryError]] = []
             hidden = options.get("include_hidden") is True
             chosen = [
                 (path, imp)
@@ -135,9 +150,10 @@ def expand(
             ]
             if refused:
                 if unreadable is None:
-                    raise PermissionRefused(refused[0][1])
-                unreadable.extend(refused)
+                    raise refused[0][1]
+                unreadable.extend((path, str(error)) for path, error in refused)
         else:
+            check_name(root)
             found = _importers_for(root, importers)
             if not found:
                 names = ", ".join(i.name for i in importers)
@@ -158,6 +174,13 @@ def expand(
                            resolved.stat().st_mtime_ns, folder, scan.clashing, scan.repeated)
             )  # fmt: skip
     return out
+
+
+def check_name(source: Path | str) -> None:
+    """Refuse a source whose name is not valid UTF-8 (see ``name_problem``)."""
+    problem = name_problem(source)
+    if problem is not None:
+        raise SourceUnreadable(problem)
 
 
 def recheck(known: Sequence[Mapping[str, JSON]], accessor: Accessor) -> list[SourceFile]:

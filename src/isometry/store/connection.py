@@ -21,16 +21,30 @@ class Database:
     anything is read: two processes never both read a ref and then race to move it.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self, path: Path | str, *, check: Callable[[sqlite3.Connection], None] | None = None
+    ) -> None:
+        """Open (or create) the database at ``path``. ``check`` looks at it first and raises to
+        refuse it: it runs before the connection is set up, since switching on WAL writes to
+        the file."""
         self.path = str(path)
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: cannot open the database: {error}") from None
+        try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if check is not None:
+                check(self._conn)
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = OFF")
         except sqlite3.DatabaseError as error:
+            self._conn.close()
             raise StoreError(f"{self.path}: cannot open the database: {error}") from None
+        except BaseException:
+            self._conn.close()
+            raise
         self._depth = 0
         # Called after a rollback, so caches of what the transaction wrote can be dropped.
         self.on_rollback: list[Callable[[], None]] = []

@@ -15,6 +15,7 @@ from isometry.errors import (
     NodeNotFound,
     RepositoryExists,
     RepositoryNotFound,
+    StoreError,
 )
 from isometry.model import JSON, RowKind, compact
 from isometry.store.connection import Database
@@ -30,6 +31,31 @@ from isometry.vcs.rows import Key, chunks, fetch_rows
 DB_NAME = "isometry.db"
 CommitHook = Callable[[sqlite3.Connection, "Commit | None", list[Change]], None]
 FORMAT = "1"
+
+
+def _repository_check(file: Path) -> Callable[[sqlite3.Connection], None]:
+    """A check for ``Database`` that refuses a file which is not an isometry repository (an
+    empty database, another program's) before anything is written to it: a repository has its
+    schema's migrations recorded and its format in ``meta``, both written by ``init``."""
+
+    def check(conn: sqlite3.Connection) -> None:
+        try:
+            tables = {
+                name
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            marked = {"meta", "schema_migrations"} <= tables and conn.execute(
+                "SELECT 1 FROM meta WHERE key = 'format'"
+            ).fetchone() is not None
+        except sqlite3.DatabaseError as error:
+            raise RepositoryNotFound(f"{file} is not an isometry repository: {error}") from None
+        if not marked:
+            raise RepositoryNotFound(
+                f"{file} is not an isometry repository (an empty database, or another "
+                "program's); it was left as it is"
+            )
+
+    return check
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +91,13 @@ class Repository:
     @classmethod
     def init(cls, path: Path, clock: Clock, author: str) -> Repository:
         if (path / DB_NAME).exists():
+            try:
+                Database(path / DB_NAME, check=_repository_check(path / DB_NAME)).close()
+            except StoreError:
+                raise RepositoryExists(
+                    f"{path / DB_NAME} already exists and is not an isometry repository; "
+                    "move it away or create the repository in another folder"
+                ) from None
             raise RepositoryExists(f"{path} already holds an isometry repository")
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -73,8 +106,9 @@ class Repository:
         db = Database(path / DB_NAME)
         repo = cls(path, db, clock)
         now = repo.now()
-        migrate(db, now)
+        # One transaction: a repository is never left with its tables but not its mark.
         with db.transaction() as conn:
+            migrate(db, now)
             conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
             conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (now,))
             root = write_commit(
@@ -98,7 +132,7 @@ class Repository:
             raise RepositoryNotFound(
                 f"{path} is not an isometry repository (run 'isometry init' to create one)"
             )
-        db = Database(path / DB_NAME)
+        db = Database(path / DB_NAME, check=_repository_check(path / DB_NAME))
         try:
             check_not_newer(db)
             repo = cls(path, db, clock)
@@ -329,6 +363,14 @@ class Repository:
                 if row is not None:
                     return k, row
         raise NodeNotFound(f"no node or edge {key!r} at {at}")
+
+    def ever_written(self, key: str) -> bool:
+        """Whether a commit of any branch ever wrote (or removed) the node or edge ``key``."""
+        found = self.conn.execute(
+            "SELECT 1 FROM changes WHERE kind IN (?, ?) AND key = ? LIMIT 1",
+            (int(RowKind.NODE), int(RowKind.EDGE), key),
+        ).fetchone()
+        return found is not None
 
     def row_at(self, seq: int, kind: RowKind, key: str) -> dict[str, JSON] | None:
         if seq == refs.branch_head(self.conn, MAIN):
