@@ -215,6 +215,24 @@ def test_a_subfolder_that_cannot_be_read_is_reported_and_the_rest_imported(
     assert "left out" in entry["reason"]
 
 
+def test_a_sync_deletes_nothing_of_a_subfolder_it_could_not_read(
+    cli: Cli, locked: Callable[[Path], None]
+) -> None:
+    cli.note(cli.sources / "a.jsonl", "kept")
+    cli.note(cli.sources / "private" / "b.jsonl", "behind a lock")
+    cli.import_(cli.sources)
+    locked(cli.sources / "private")
+    allow = f"file-system={cli.sources}"
+    result = run_as_a_user(cli, "import", "json-import", str(cli.sources), "--allow", allow,
+                           "--max-error-rate", "1", "--sync-deletes", "--json")  # fmt: skip
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert json.loads(result.stdout)["counts"]["deleted"] == 0
+    assert {n["name"]: n.get("deleted_at") for n in cli.json("nodes")} == {
+        "kept": None,
+        "behind a lock": None,
+    }
+
+
 def test_a_subfolder_that_cannot_be_listed_is_reported_whoever_runs_it(cli: Cli) -> None:
     """A folder so deep that its path is longer than the system takes cannot be listed, by
     root as by anyone."""

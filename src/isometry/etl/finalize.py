@@ -54,6 +54,14 @@ def _in_scope(file: str | None, files: set[str], folders: list[str]) -> bool:
     )
 
 
+def _under(file: str | None, unreadable: set[str]) -> bool:
+    """Whether ``file`` could not be read this time: it, or a folder it is in (whose files
+    could not be listed), is in quarantine."""
+    if file is None:
+        return False
+    return file in unreadable or any(file.startswith(path.rstrip("/") + "/") for path in unreadable)
+
+
 @dataclass
 class _Gone:
     """What a sync found gone: each node with the importer it came from; and, for each file
@@ -102,7 +110,7 @@ def _gone(ex: Executor, run: _Run) -> _Gone:
         wanted = {
             key: (file, transform)
             for key, (_, file, transform) in latest.items()
-            if _in_scope(file, files, folders) and file not in unreadable
+            if _in_scope(file, files, folders) and not _under(file, unreadable)
         }
         present = lookup(conn, graph, run.head, [(RowKind.NODE, k) for k in wanted])
         rows = fetch_rows(conn, [d for d in present.values() if d is not None])
