@@ -4,13 +4,18 @@ nothing to compute from; on a real repository through the CLI."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from isometry import api
 from isometry.cli import main as cli_main
+from isometry.clock import SystemClock
+from isometry.errors import OperationNotFound
+from isometry.etl import operations as etl_operations
 
 runner = CliRunner()
 
@@ -84,6 +89,7 @@ def test_metrics_show_no_error_rate_before_a_record_is_read(cli: Cli) -> None:
     assert figure(empty, "items") == "0"
     assert figure(empty, "throughput") == "-"
     assert figure(empty, "error rate") == "-"
+    assert cli.json("metrics")["error_rate"] is None
     nothing = cli.root / "nothing.jsonl"
     nothing.write_text("")
     cli("import", "json-import", str(nothing), "--allow", f"file-system={cli.root}")
@@ -91,3 +97,18 @@ def test_metrics_show_no_error_rate_before_a_record_is_read(cli: Cli) -> None:
     assert figure(shown, "error rate") == "-"
     (row,) = [line for line in shown.splitlines() if "json-import" in line]
     assert "0.0%" not in row
+    assert [entry["error_rate"] for entry in cli.json("metrics")["history"]] == [None]
+
+
+def test_an_operation_is_found_by_prefix_with_no_character_taken_as_a_wildcard(
+    cli: Cli,
+) -> None:
+    notes = cli.root / "notes.jsonl"
+    notes.write_text(json.dumps({"title": "Lisbon"}) + "\n")
+    op = cli.json("ops", "queue", "json-import", str(notes), "--allow", f"file-system={cli.root}")
+    repo = api.open_repository(cli.repo, clock=SystemClock())
+    with closing(repo), repo.db.snapshot() as conn:
+        assert etl_operations.load(conn, op["id"][:5].upper()).id == op["id"]
+        for given in (op["id"][:3] + "%", op["id"][:4] + "_", op["id"][:2] + "%%"):
+            with pytest.raises(OperationNotFound):
+                etl_operations.load(conn, given)

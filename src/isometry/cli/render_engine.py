@@ -340,7 +340,7 @@ def metrics(data: Mapping[str, JSON]) -> RenderableType:
             ("average time", _number(data.get("average_seconds"), " s")),
             ("operations/hour", _number(data.get("operations_per_hour"))),
             ("peak memory", _number(data.get("peak_rss_mb"), " MB")),
-            ("error rate", _error_rate(data)),
+            ("error rate", _rate(data.get("error_rate"))),  # none before a record is read
             ("attachments quarantined", _number(data.get("attachments_quarantined"))),
             ("average recovery", _number(data.get("average_recovery_seconds"), " s")),
         ]
@@ -364,16 +364,11 @@ def metrics(data: Mapping[str, JSON]) -> RenderableType:
             _seconds(entry.get("seconds")),
             _number(entry.get("items")),
             _number(entry.get("items_per_second")),
-            _error_rate(entry),
+            _rate(entry.get("error_rate")),
             _number(entry.get("peak_rss_mb")),
             _number(entry.get("recovery_seconds")),
         )
     return Group(overall, Text(""), Text("History", "bold"), table)
-
-
-def _error_rate(data: Mapping[str, JSON]) -> Text:
-    """The share of records quarantined: none when no record was read."""
-    return _rate(data.get("error_rate")) if data.get("items") else NONE
 
 
 def _rate(data: JSON) -> Text:

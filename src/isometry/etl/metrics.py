@@ -29,7 +29,7 @@ def of_operation(op: Operation) -> dict[str, JSON]:
         "seconds": seconds,
         "items": read,
         "items_per_second": round(read / seconds, 1) if seconds else None,
-        "error_rate": round(op.counts.get("quarantined", 0) / read, 4) if read else 0.0,
+        "error_rate": round(op.counts.get("quarantined", 0) / read, 4) if read else None,
         "attachments_quarantined": op.counts.get("attachments_quarantined", 0),
         "peak_rss_mb": round(op.peak_rss / 2**20, 1) if op.peak_rss else None,
         "recovery_seconds": op.recovery_seconds,
@@ -59,7 +59,7 @@ def overall(conn: sqlite3.Connection) -> dict[str, JSON]:
         "operations_per_hour": round(len(ended) / span * 3600, 1) if span else None,
         "average_seconds": round(sum(durations) / len(durations), 3) if durations else None,
         "peak_rss_mb": max(peaks, default=None),
-        "error_rate": round(quarantined / read, 4) if read else 0.0,
+        "error_rate": round(quarantined / read, 4) if read else None,
         "attachments_quarantined": sum(op.counts.get("attachments_quarantined", 0) for op in ended),
         "average_recovery_seconds": round(sum(recoveries) / len(recoveries), 3)
         if recoveries

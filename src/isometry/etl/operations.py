@@ -227,9 +227,9 @@ def load(conn: sqlite3.Connection, op_id: str) -> Operation:
     row = conn.execute(f"{_SELECT} WHERE id = ?", (op_id,)).fetchone()
     if row is not None:
         return _row_to_operation(row)
+    # substr, not LIKE: no character of what was given is a wildcard. Ids are lower-case hex.
     rows = conn.execute(
-        f"{_SELECT} WHERE id LIKE ? LIMIT 2",
-        (op_id.replace("%", "").replace("_", "") + "%",),
+        f"{_SELECT} WHERE substr(id, 1, ?) = ? LIMIT 2", (len(op_id), op_id.lower())
     ).fetchall()
     if len(rows) == 1 and len(op_id) >= 4:
         return _row_to_operation(rows[0])
