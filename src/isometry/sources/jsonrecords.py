@@ -4,10 +4,18 @@ Layouts:
 - JSON Lines (``.jsonl``, ``.ndjson``, and a ``.json`` whose first line is a whole object):
   one record per line, blank lines skipped, read line by line. Cursor
   ``{"offset": byte offset after the record, "line": its line number}``: resume seeks there.
-- A JSON document: an array of records, or an object holding one under ``data``, ``items``,
-  ``records`` or ``cards`` (any case); a lone object is one record. Streamed with ijson, never
-  held whole. Cursor ``{"index": records read}``: resume streams again and skips that many.
-  ijson gives no byte positions, so a record's ``raw`` is its value written again as JSON.
+- A JSON document: an array of records, or an object wrapping one (below); any other object is
+  one record. Streamed with ijson, never held whole. Cursor ``{"index": records read}``: resume
+  streams again and skips that many. ijson gives no byte positions, so a record's ``raw`` is its
+  value written again as JSON.
+
+An object wraps records when one of its fields named ``data``, ``items``, ``records`` or
+``cards`` (any case) is an array that begins with an object: the first such field holds the
+records, and the object's other fields are not imported. An array there that begins with
+anything else wraps nothing (``{"title": "Groceries", "items": ["milk"]}`` is one record). An
+empty array wraps no records unless another field of the object names a node field (``title``,
+``body``, an id, ...): ``{"data": []}`` holds no records, ``{"title": "Empty", "items": []}``
+is one record.
 
 The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
 ``01/05/2024`` as 1 May. A line that is not JSON, or a record that is not an object, is
@@ -22,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -35,10 +43,13 @@ from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.records import (
+    FIELD_OF,
+    ID_NAMES,
     KeyClashes,
     Origin,
     attachments_of,
     cursor_position,
+    normal_name,
     open_source,
     row_key,
     sha256_hex,
@@ -135,9 +146,7 @@ def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
         value = json.loads(first)
     except (ValueError, RecursionError):
         return "document"  # an object spread over several lines
-    wrapped = isinstance(value, dict) and any(
-        isinstance(v, list) and str(k).lower() in WRAPPERS for k, v in value.items()
-    )
+    wrapped = isinstance(value, dict) and _wrapper(_fields_of_value(value)) is not None
     alone = not rest.strip(_WHITESPACE) and len(peek) < _PEEK
     return "document" if wrapped and alone else "lines"
 
@@ -313,17 +322,74 @@ def _records_prefix(path: Path, stream: BinaryIO) -> str:
         _, event, _ = next(events)
         if event == "start_array":
             return "item"
-        if event == "start_map":
-            for prefix, event, value in events:
-                if prefix == "" and event == "map_key" and str(value).lower() in WRAPPERS:
-                    _, inner, _ = next(events)
-                    if inner == "start_array":
-                        return f"{value}.item"
+        if event == "start_map" and (name := _wrapper(_fields_of_events(events))) is not None:
+            return f"{name}.item"
     except (ijson.JSONError, StopIteration) as error:
         raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
     finally:
         stream.seek(start)
     return ""
+
+
+# -- wrappers ------------------------------------------------------------------------------
+
+# What a field tells of whether its object wraps records (see the module docstring).
+_Kind = Literal["records", "empty", "other"]
+
+
+def _wrapper(fields: Iterable[tuple[str, _Kind]]) -> str | None:
+    """The name of the field holding an object's records, from the (name, kind) of its fields;
+    None when the object is a record itself. Reads no further than the first array of records."""
+    empty: str | None = None
+    named = False  # a field names a node field: an empty array is then a record's field
+    for name, kind in fields:
+        if kind == "records":
+            return name
+        if kind == "empty":
+            empty = name if empty is None else empty
+        elif normal_name(name) in FIELD_OF or normal_name(name) in ID_NAMES:
+            named = True
+    return None if named else empty
+
+
+def _fields_of_value(value: dict[str, JSON]) -> Iterator[tuple[str, _Kind]]:
+    for name, field in value.items():
+        kind: _Kind = "other"
+        if isinstance(field, list) and name.lower() in WRAPPERS:
+            kind = "empty" if not field else "records" if isinstance(field[0], dict) else "other"
+        yield name, kind
+
+
+def _fields_of_events(events: Iterator[tuple[str, str, object]]) -> Iterator[tuple[str, _Kind]]:
+    """The fields of the object whose ``start_map`` was the last event read, from ijson events:
+    a wrapper name's kind is told by the first event or two of its value."""
+    depth = 1  # nesting (not the events' prefix: a key "" nests without a trace in it)
+    named: str | None = None  # a wrapper name, its value next
+    opened: str | None = None  # a wrapper name whose array has just begun
+    for _, event, value in events:
+        if opened is not None:
+            kind: _Kind = "other"
+            if event in ("start_map", "end_array"):
+                kind = "records" if event == "start_map" else "empty"
+            yield opened, kind
+            opened = None
+        elif named is not None:
+            if event == "start_array":
+                opened = named
+            else:
+                yield named, "other"
+            named = None
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                return
+        elif event == "map_key" and depth == 1:
+            if str(value).lower() in WRAPPERS:
+                named = str(value)
+            else:
+                yield str(value), "other"
 
 
 def _document(

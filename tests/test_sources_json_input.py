@@ -1,0 +1,113 @@
+"""What the ``json`` importer makes of files at the edges of its layouts: objects that hold lists
+but no records, long first lines, numbers no float holds, other encodings, broken text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from isometry import api
+from isometry.etl.states import State
+from isometry.model import JSON
+from isometry.sources.base import Draft, Item, Options
+from isometry.sources.jsonrecords import JsonImporter
+from isometry.vcs.repository import Repository
+from openers import DirectOpener
+
+IMPORTER = JsonImporter()
+OPENER = DirectOpener()
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def read(path: Path, cursor: JSON = None) -> list[tuple[Item, JSON]]:
+    return list(IMPORTER.read(path, OPENER, Options(), cursor))
+
+
+def items(path: Path) -> list[Item]:
+    """What reading gives, after checking that the scan counts as many."""
+    found = [item for item, _ in read(path)]
+    assert IMPORTER.scan(path, OPENER, Options()).records == len(found)
+    return found
+
+
+def fields(item: Item) -> dict[str, JSON]:
+    """A draft's node fields, without those naming the file."""
+    assert isinstance(item, Draft), item
+    return {k: v for k, v in item.node.items() if k not in ("source", "source_id", "node_type")}
+
+
+# -- objects that wrap records, and objects that hold other lists ----------------------------
+
+GROCERIES = {"name": "Groceries", "properties": {"items": ["milk", "eggs"]}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"title":"Groceries","items":["milk","eggs"]}\n',
+        '{\n  "title": "Groceries",\n  "items": ["milk", "eggs"]\n}\n',
+        '{"items": ["milk", "eggs"], "title": "Groceries"}',
+    ],
+    ids=["one line", "pretty", "list first"],
+)
+def test_an_object_with_a_list_of_values_under_items_is_one_record(
+    tmp_path: Path, text: str
+) -> None:
+    (item,) = items(write(tmp_path / "grocery.json", text))
+    found = fields(item)
+    assert found["name"] == "Groceries"
+    assert found["properties"] == GROCERIES["properties"]
+
+
+def test_json_lines_of_such_objects_are_a_record_each(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "lists.json",
+        '{"title":"Groceries","items":["milk","eggs"]}\n{"title":"Hardware","items":["nails"]}\n',
+    )
+    assert [fields(item) for item in items(path)] == [
+        GROCERIES,
+        {"name": "Hardware", "properties": {"items": ["nails"]}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('{"items": ["milk"], "Cards": [{"title": "a"}, {"title": "b"}]}', ["a", "b"]),
+        ('{\n"title": "export", "data": [{"title": "a"}]\n}', ["a"]),
+        ('{"data": [], "meta": {"count": 0}}', []),
+        ('{\n"data": [],\n"version": 2\n}', []),
+    ],
+)
+def test_an_array_of_objects_or_an_empty_one_wraps_records(
+    tmp_path: Path, text: str, names: list[str]
+) -> None:
+    found = items(write(tmp_path / "wrapped.json", text))
+    assert [fields(item)["name"] for item in found] == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"title": "Empty list", "items": []}', '{\n"items": [],\n"Title": "Empty list"\n}'],
+)
+def test_an_empty_list_beside_a_node_field_belongs_to_a_record(tmp_path: Path, text: str) -> None:
+    (item,) = items(write(tmp_path / "empty.json", text))
+    assert fields(item) == {"name": "Empty list", "properties": {"items": []}}
+
+
+def test_a_grocery_list_is_imported_not_quarantined(repo: Repository, tmp_path: Path) -> None:
+    path = write(tmp_path / "grocery.json", '{"title":"Groceries","items":["milk","eggs"]}')
+    op = api.import_(
+        repo, "json-import", [path], author="alice", grants=[f"file-system={tmp_path}"],
+        base=tmp_path,
+    )  # fmt: skip
+    assert op.state is State.SUCCEEDED
+    assert api.quarantine(repo, op.id) == []
+    (node,) = api.nodes(repo)
+    assert node["name"] == "Groceries"
+    assert node["properties"] == {"items": ["milk", "eggs"]}
