@@ -3,6 +3,7 @@ but no records, long first lines, numbers no float holds, other encodings, broke
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,49 @@ def test_a_grocery_list_is_imported_not_quarantined(repo: Repository, tmp_path: 
     (node,) = api.nodes(repo)
     assert node["name"] == "Groceries"
     assert node["properties"] == {"items": ["milk", "eggs"]}
+
+
+# -- a first line too long to take in at one look --------------------------------------------
+
+LONG = "y" * 300_000  # longer than the importer's first look at a file
+
+
+def test_json_lines_in_a_json_file_with_a_long_first_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "long_first.json",
+        f'{{"id": 1, "title": "A", "body": "{LONG}"}}\n{{"id": 2, "title": "B"}}\n',
+    )
+    found = read(path)
+    assert [fields(item)["name"] for item, _ in found] == ["A", "B"]
+    assert fields(found[0][0])["content"] == LONG
+    assert IMPORTER.scan(path, OPENER, Options()).records == 2
+    assert read(path, found[0][1]) == found[1:]  # resumes after the long line
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (f'{{"data": [{{"title": "a", "body": "{LONG}"}}, {{"title": "b"}}]}}', ["a", "b"]),
+        (f'{{"data": [{{"title": "a", "body": "{LONG}"}},\n{{"title": "b"}}]}}\n', ["a", "b"]),
+        (f'{{"title": "one", "body": "{LONG}", "items": ["x"]}}\n', ["one"]),
+        (f'{{"title": "one", "body": "{LONG}",\n"items": ["x"]}}\n', ["one"]),
+    ],
+    ids=["wrapper on one line", "wrapper on two", "object on one line", "object on two"],
+)
+def test_a_document_with_a_long_first_line(tmp_path: Path, text: str, names: list[str]) -> None:
+    found = items(write(tmp_path / "doc.json", text))
+    assert [fields(item)["name"] for item in found] == names
+
+
+def test_a_document_all_on_one_line_is_never_held_whole(tmp_path: Path) -> None:
+    record = '{"title": "a record", "body": "' + "lorem ipsum " * 20 + '"}'
+    path = write(tmp_path / "minified.json", '{"data": [' + ", ".join([record] * 40_000) + "]}")
+    assert path.stat().st_size > 8 * 2**20
+    tracemalloc.start()
+    try:
+        scan = IMPORTER.scan(path, OPENER, Options())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert scan.records == 40_000
+    assert peak < 2 * 2**20, f"peak {peak} bytes"

@@ -1,8 +1,9 @@
 """The ``json`` importer: JSON Lines, and JSON documents holding an array of records.
 
 Layouts:
-- JSON Lines (``.jsonl``, ``.ndjson``, and a ``.json`` whose first line is a whole object):
-  one record per line, blank lines skipped, read line by line. Cursor
+- JSON Lines (``.jsonl``, ``.ndjson``, and a ``.json`` whose first line, however long, is a
+  whole object, unless that line is all the file holds and wraps records): one record per
+  line, blank lines skipped, read line by line (one line in memory at a time). Cursor
   ``{"offset": byte offset after the record, "line": its line number}``: resume seeks there.
 - A JSON document: an array of records, or an object wrapping one (below); any other object is
   one record. Streamed with ijson, never held whole. Cursor ``{"index": records read}``: resume
@@ -62,8 +63,8 @@ LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUFFIXES = LINE_SUFFIXES | {".json"}
 BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
-# How much of a file is looked at to tell its layout; a first line longer than this is taken
-# to be (part of) a document.
+# How much of a file is read at once to tell its layout; a first line longer than this is
+# streamed instead.
 _PEEK = 1 << 18
 _CHUNK = 1 << 16
 
@@ -125,7 +126,7 @@ class JsonImporter:
 
 
 def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
-    """Tell JSON Lines from a document by the suffix, else by a look at the first line."""
+    """Tell JSON Lines from a document by the suffix, else by the first line (module docstring)."""
     chosen = options.get("layout")
     if chosen in ("lines", "document"):
         return "lines" if chosen == "lines" else "document"
@@ -139,16 +140,63 @@ def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
         return "lines"  # empty: no records either way
     if not text.startswith(b"{"):
         return "document"
-    first, newline, rest = text.partition(b"\n")
+    start = len(peek) - len(text)
+    first, newline, _ = text.partition(b"\n")
     if not newline and len(peek) == _PEEK:
-        return "document"  # a first line too long to look at: only a document does that
+        return _long_line_layout(stream, start)
     try:
         value = json.loads(first)
     except (ValueError, RecursionError):
         return "document"  # an object spread over several lines
     wrapped = isinstance(value, dict) and _wrapper(_fields_of_value(value)) is not None
-    alone = not rest.strip(_WHITESPACE) and len(peek) < _PEEK
-    return "document" if wrapped and alone else "lines"
+    end = start + len(first) + len(newline)
+    return "document" if wrapped and _blank_from(stream, end) else "lines"
+
+
+def _long_line_layout(stream: BinaryIO, start: int) -> Layout:
+    """The layout of a file whose first line, from ``start``, is longer than a peek: decided as
+    for a short one, with the line streamed (a minified document can be all one line)."""
+    stream.seek(start)
+    end = start
+    while chunk := stream.readline(_CHUNK):
+        end += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    alone = _blank_from(stream, end)
+    stream.seek(start)
+    events = ijson.parse(_Bounded(stream, end - start))
+    try:
+        next(events)  # the object's start: the line begins with "{"
+        wrapped = _wrapper(_fields_of_events(events)) is not None
+        if wrapped and alone:
+            return "document"  # whether it is whole or not: no need to read it all
+        for _ in events:  # the rest of the line: is it one whole value?
+            pass
+    except ijson.JSONError:
+        return "document"  # an object spread over several lines
+    return "lines"
+
+
+def _blank_from(stream: BinaryIO, offset: int) -> bool:
+    """Whether the file holds nothing but whitespace from ``offset`` on."""
+    stream.seek(offset)
+    while chunk := stream.read(_CHUNK):
+        if chunk.strip(_WHITESPACE):
+            return False
+    return True
+
+
+class _Bounded:
+    """The next ``size`` bytes of a stream and no more (one line, for ijson)."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
 
 
 def _looks_like_json(text: bytes) -> bool:
