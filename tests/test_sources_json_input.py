@@ -11,7 +11,7 @@ import pytest
 from isometry import api
 from isometry.etl.states import State
 from isometry.model import JSON
-from isometry.sources.base import Draft, Item, Options
+from isometry.sources.base import Draft, Item, Options, Rejected
 from isometry.sources.jsonrecords import JsonImporter
 from isometry.vcs.repository import Repository
 from openers import DirectOpener
@@ -158,3 +158,38 @@ def test_a_document_all_on_one_line_is_never_held_whole(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert scan.records == 40_000
     assert peak < 2 * 2**20, f"peak {peak} bytes"
+
+
+# -- numbers too large for a float ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("lines.jsonl", '{"id": 1, "title": "A", "x": 1e400}\n{"id": 2, "title": "B"}\n'),
+        ("lines.jsonl", '{"id": 1, "title": "A", "x": [-1e400]}\n{"id": 2, "title": "B"}\n'),
+        ("array.json", '[{"id": 1, "title": "A", "x": 1e400}, {"id": 2, "title": "B"}]'),
+        ("array.json", '[{"id": 1, "title": "A", "x": {"y": -1E400}}, {"id": 2, "title": "B"}]'),
+    ],
+)
+def test_a_number_too_large_for_a_float_quarantines_its_record(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    first, second = items(write(tmp_path / name, text))
+    assert isinstance(first, Rejected)
+    assert "too large for a 64-bit float" in first.reason
+    assert "1e400" in first.reason.lower() or "1e+400" in first.reason.lower()
+    assert "400" in first.raw
+    assert fields(second)["name"] == "B"
+
+
+def test_large_and_tiny_floats_that_fit_are_kept(tmp_path: Path) -> None:
+    text = '{"id": 1, "title": "A", "big": 1.7e308, "tiny": 1e-400, "n": 123456789012345678901}'
+    for name in ("one.jsonl", "one.json"):
+        (item,) = items(write(tmp_path / name, f"[{text}]" if name.endswith(".json") else text))
+        assert fields(item)["properties"] == {
+            "id": 1,
+            "big": 1.7e308,
+            "tiny": 0.0,
+            "n": 123456789012345678901,
+        }

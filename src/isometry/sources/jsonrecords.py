@@ -19,8 +19,9 @@ empty array wraps no records unless another field of the object names a node fie
 is one record.
 
 The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
-``01/05/2024`` as 1 May. A line that is not JSON, or a record that is not an object, is
-``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
+``01/05/2024`` as 1 May. A line that is not JSON, a record that is not an object, and a record
+holding a number too large for a 64-bit float (``1e400``, which JSON allows but no float holds)
+are ``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
 records. A file that is not JSON at all raises ``SourceUnreadable``. A record without an id
 whose line (or item) number is the id of another record of the file, and a record that repeats
 the id of an earlier one, are ``Rejected`` too (``KeyClashes``).
@@ -31,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -249,6 +251,8 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         return Rejected(_line_locator(origin, start, number, body), raw, f"line {number}: {error}")
     try:
         value = _parsed(text)
+    except _OutOfRange as error:
+        return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {error}")
     except (ValueError, RecursionError) as error:
         reason = f"line {number} is not valid JSON: {error}"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
@@ -300,7 +304,25 @@ def _no_constant(name: str) -> JSON:
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+class _OutOfRange(ValueError):
+    """A number too large for a float: JSON sets no limit, but a float would be infinite (which
+    is no JSON, and would be stored as null)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"the number {text} is too large for a 64-bit float (at most about 1.8e308)"
+        )
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _OutOfRange(text)
+    return number
+
+
+# orjson refuses such numbers itself, and so leaves their lines to json.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 # orjson reads integers past 64 bits as floats (json: as integers); such a float is at least
 # this large. Nesting this deep is left to json, whose limit depends on the stack.
 _BIG_FLOAT = 9.2e18
@@ -451,10 +473,14 @@ def _document(
     index = 0
     try:
         for value in ijson.items(stream, prefix):
+            plain: JSON | _Unreadable
             try:
-                yield index, _plain(value)
+                plain = _plain(value)
             except RecursionError:
-                yield index, _Unreadable("it is nested too deeply to read")
+                plain = _Unreadable("it is nested too deeply to read")
+            except _OutOfRange as error:
+                plain = _Unreadable(str(error), _shown(value))
+            yield index, plain
             index += 1
     except (ijson.JSONError, UnicodeDecodeError) as error:
         # A lone surrogate escape ("\ud800") stops the parser as a decoding error.
@@ -485,16 +511,17 @@ class _Unreadable:
     """Stands for one item of a document that cannot be read as a record."""
 
     reason: str
+    raw: str = ""  # as much of it as can be written again as JSON
 
 
 def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Item:
     number = index + 1
-    if isinstance(value, _Unreadable | _Broken):
-        reason = (
-            f"item {number}: {value.reason}"
-            if isinstance(value, _Unreadable)
-            else f"the document breaks off after item {index}: {value.reason}"
+    if isinstance(value, _Unreadable):
+        return Rejected(
+            Locator(origin.file, str(number)), value.raw, f"item {number}: {value.reason}"
         )
+    if isinstance(value, _Broken):
+        reason = f"the document breaks off after item {index}: {value.reason}"
         return Rejected(Locator(origin.file, str(number)), "", reason)
     raw = json.dumps(value, ensure_ascii=False)
     if not isinstance(value, dict):
@@ -517,14 +544,34 @@ def _item_label(number: int) -> str:
 
 
 def _plain(value: JSON) -> JSON:
-    """ijson gives non-integers as ``Decimal``; records carry floats, as ``json`` gives."""
+    """ijson gives non-integers as ``Decimal``; records carry floats, as ``json`` gives. Raises
+    ``_OutOfRange`` for a number too large for a float."""
     if isinstance(value, Decimal):
-        return float(value)
+        number = float(value)
+        if math.isinf(number):
+            raise _OutOfRange(str(value))
+        return number
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _shown(value: object) -> str:
+    """An item ``_plain`` refused, written as JSON for the quarantine: a number too large for a
+    float as its digits in a string."""
+    try:
+        return json.dumps(value, default=_number, ensure_ascii=False)
+    except RecursionError:
+        return ""
+
+
+def _number(value: object) -> JSON:
+    if isinstance(value, Decimal):
+        number = float(value)
+        return str(value) if math.isinf(number) else number
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _reason(error: BaseException) -> str:
