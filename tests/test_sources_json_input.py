@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from isometry import api
+from isometry.errors import SourceUnreadable
 from isometry.etl.states import State
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Options, Rejected
@@ -193,3 +194,57 @@ def test_large_and_tiny_floats_that_fit_are_kept(tmp_path: Path) -> None:
             "tiny": 0.0,
             "n": 123456789012345678901,
         }
+
+
+# -- encodings other than UTF-8 ----------------------------------------------------------------
+
+RECORDS = '{"id": 1, "title": "A"}\r\n{"id": 2, "title": "B"}\r\n'
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-be"])
+@pytest.mark.parametrize(("name", "text"), [("u.jsonl", RECORDS), ("u.json", '[{"title": "A"}]')])
+@pytest.mark.parametrize("layout", [None, "lines", "document"])
+def test_utf_16_and_32_are_refused_naming_the_encoding(
+    tmp_path: Path, encoding: str, name: str, text: str, layout: str | None
+) -> None:
+    # "utf-16" and "utf-32" write a byte order mark, the others none.
+    path = write(tmp_path / name, text.encode(encoding))
+    options = Options({"layout": layout} if layout else {})
+    expected = f"{path} is {encoding.upper().replace('-BE', '')}"
+    for run in (
+        lambda: IMPORTER.scan(path, OPENER, options),
+        lambda: list(IMPORTER.read(path, OPENER, options, None)),
+    ):
+        with pytest.raises(SourceUnreadable) as raised:
+            run()
+        message = str(raised.value)
+        assert message.startswith(expected), message
+        assert "byte order mark" in message
+        assert "to UTF-8" in message or "-t UTF-8" in message
+
+
+def test_utf_16_json_lines_fail_the_import_saying_why(repo: Repository, tmp_path: Path) -> None:
+    path = write(tmp_path / "u16.jsonl", RECORDS.encode("utf-16"))
+    op = api.import_(
+        repo, "json-import", [path], author="alice", grants=[f"file-system={tmp_path}"],
+        base=tmp_path,
+    )  # fmt: skip
+    assert op.state is State.FAILED
+    assert op.error is not None
+    assert f"{path} is UTF-16LE text" in op.error
+    assert api.quarantine(repo, op.id) == []
+    assert api.nodes(repo) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xfd\xfe not json", b'[{"title": "caf\xe9"}]', b'{\n"a": \xff}', bytes(range(1, 256))],
+)
+def test_a_document_of_bad_bytes_is_refused_in_words(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path / "bad.json", data)
+    with pytest.raises(SourceUnreadable) as raised:
+        read(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path} is not a JSON document: ")
+    assert "b'" not in message
+    assert "\\x" not in message

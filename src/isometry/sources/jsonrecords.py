@@ -19,12 +19,17 @@ empty array wraps no records unless another field of the object names a node fie
 is one record.
 
 The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
-``01/05/2024`` as 1 May. A line that is not JSON, a record that is not an object, and a record
-holding a number too large for a 64-bit float (``1e400``, which JSON allows but no float holds)
-are ``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
-records. A file that is not JSON at all raises ``SourceUnreadable``. A record without an id
-whose line (or item) number is the id of another record of the file, and a record that repeats
-the id of an earlier one, are ``Rejected`` too (``KeyClashes``).
+``01/05/2024`` as 1 May.
+
+A line that is not JSON, a record that is not an object, and a record holding a number too
+large for a 64-bit float (``1e400``, which JSON allows but no float holds) are ``Rejected`` and
+reading goes on; so is the rest of a document that breaks off after some records. A record
+without an id whose line (or item) number is the id of another record of the file, and a record
+that repeats the id of an earlier one, are ``Rejected`` too (``KeyClashes``).
+
+A file must be UTF-8 (RFC 8259), with or without a byte order mark. One in UTF-16 or UTF-32
+(told by its byte order mark, or by the NUL bytes of its first characters) raises
+``SourceUnreadable`` naming its encoding, as does a file that is not JSON at all.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.records import (
+    BOMS,
     FIELD_OF,
     ID_NAMES,
     KeyClashes,
@@ -129,10 +135,11 @@ class JsonImporter:
 
 def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
     """Tell JSON Lines from a document by the suffix, else by the first line (module docstring)."""
+    peek = stream.read(_PEEK)
+    _refuse_other_encodings(path, peek)
     chosen = options.get("layout")
     if chosen in ("lines", "document"):
         return "lines" if chosen == "lines" else "document"
-    peek = stream.read(_PEEK)
     text = peek.removeprefix(BOM).lstrip(_WHITESPACE)
     if path.suffix.lower() in LINE_SUFFIXES:
         if text and not _looks_like_json(text):
@@ -199,6 +206,31 @@ class _Bounded:
         data = self._stream.read(self._left if size < 0 else min(size, self._left))
         self._left -= len(data)
         return data
+
+
+# Which bytes of a JSON text's first four are NUL tells UTF-16 and UTF-32 without a byte order
+# mark (RFC 4627): its first two characters are ASCII, and UTF-8 JSON holds no NUL byte at all.
+_NULS: dict[tuple[bool, ...], str] = {
+    (True, True, True, False): "utf-32-be",
+    (False, True, True, True): "utf-32-le",
+    (True, False, True, False): "utf-16-be",
+    (False, True, False, True): "utf-16-le",
+}
+
+
+def _refuse_other_encodings(path: Path, head: bytes) -> None:
+    """Refuse a file in UTF-16 or UTF-32: JSON is UTF-8 (RFC 8259), which is all ijson and
+    orjson read, and transcoding would need a second reader keeping byte offsets of its own."""
+    bom = next((encoding for mark, encoding in BOMS if head.startswith(mark)), None)
+    encoding = bom or _NULS.get(tuple(byte == 0 for byte in head[:4]))
+    if encoding is None or encoding == "utf-8":
+        return
+    name = encoding.upper().replace("-LE", "LE").replace("-BE", "BE")
+    how = f"it begins with a {name} byte order mark" if bom else "it has no byte order mark"
+    raise SourceUnreadable(
+        f"{path} is {name} text ({how}), but JSON is read as UTF-8 only: convert the file "
+        f"first, e.g. with iconv -f {name} -t UTF-8"
+    )
 
 
 def _looks_like_json(text: bytes) -> bool:
@@ -575,7 +607,12 @@ def _number(value: object) -> JSON:
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
+    """The first line of a parser's message (yajl's next lines show the bytes where it failed,
+    and it gives the whole message as bytes when those are not UTF-8)."""
+    message = error.args[0] if len(error.args) == 1 else error
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    text = str(message).strip().splitlines()
     return text[0] if text else "the document ends before it begins"
 
 
