@@ -248,3 +248,97 @@ def test_a_document_of_bad_bytes_is_refused_in_words(tmp_path: Path, data: bytes
     assert message.startswith(f"{path} is not a JSON document: ")
     assert "b'" not in message
     assert "\\x" not in message
+
+
+# -- half a character --------------------------------------------------------------------------
+
+
+def _names_and_reasons(path: Path) -> tuple[list[JSON], list[str]]:
+    found = items(path)
+    names = [fields(item).get("name") for item in found if isinstance(item, Draft)]
+    reasons = [item.reason for item in found if isinstance(item, Rejected)]
+    return names, reasons
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["a\\ud800", "a\\udc00\\ud800", "a\\\\\\ud800"],
+    ids=["high", "low before high", "after an escaped backslash"],
+)
+def test_half_a_character_in_a_document_is_not_read_as_a_question_mark(
+    tmp_path: Path, title: str
+) -> None:
+    text = f'[{{"id": 1, "title": "ok"}}, {{"id": 2, "title": "{title}"}}, {{"id": 3}}]'
+    path = write(tmp_path / "doc.json", text)
+    found = items(path)
+    assert [type(item) for item in found] == [Draft, Draft, Draft]
+    name = fields(found[1])["name"]
+    assert isinstance(name, str)
+    assert "?" not in name
+    with pytest.raises(UnicodeEncodeError):  # validation refuses it, as for a line
+        name.encode("utf-8")
+    assert "\\u" in found[1].raw
+    found[1].raw.encode("utf-8")  # the quarantine can hold it
+
+
+def test_half_a_character_is_quarantined_at_import(repo: Repository, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "doc.json", '[{"id": 1, "title": "ok"}, {"id": 2, "title": "a\\ud800"}]'
+    )
+    op = api.import_(
+        repo, "json-import", [path], author="alice", grants=[f"file-system={tmp_path}"],
+        base=tmp_path, config={"max_error_rate": 0.5},
+    )  # fmt: skip
+    assert [node["name"] for node in api.nodes(repo)] == ["ok"]
+    (entry,) = api.quarantine(repo, op.id)
+    assert "unpaired surrogate" in str(entry["reason"])
+    assert "\\ud800" in str(entry["raw"])
+
+
+@pytest.mark.parametrize("shift", range(22))
+def test_half_a_character_is_found_across_the_pieces_a_file_is_read_in(
+    tmp_path: Path, shift: int
+) -> None:
+    # The importer looks at a document 64 KiB at a time: each escape falls across that edge.
+    head = '[{"id": 1, "title": "'
+    pad = "x" * ((1 << 16) - len(head) - shift)
+    text = f'{head}{pad}\\ud83d\\ude00 \\\\\\ud800"}}, {{"id": 2, "title": "b"}}]'
+    first, second = items(write(tmp_path / "doc.json", text))
+    name = fields(first)["name"]
+    assert isinstance(name, str)
+    assert name.endswith("\U0001f600 \\\ud800")
+    assert fields(second)["name"] == "b"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"title": "smile \\ud83d\\ude00"}]',
+        '[{"title": "smile \\uD83D\\uDE00"}]',
+        '[{"title": "a path C:\\\\ud800"}]',
+    ],
+)
+def test_whole_characters_in_escapes_are_read_as_written(tmp_path: Path, text: str) -> None:
+    (item,) = items(write(tmp_path / "doc.json", text))
+    assert fields(item)["name"] in ("smile \U0001f600", "a path C:\\ud800")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("lines.jsonl", '{"id": "a\\ud800", "title": "x"}\n{"id": 2, "title": "y"}\n'),
+        ("doc.json", '[{"id": "a\\ud800", "title": "x"}, {"id": 2, "title": "y"}]'),
+    ],
+)
+def test_an_id_with_half_a_character_is_refused(
+    repo: Repository, tmp_path: Path, name: str, text: str
+) -> None:
+    path = write(tmp_path / name, text)
+    op = api.import_(
+        repo, "json-import", [path], author="alice", grants=[f"file-system={tmp_path}"],
+        base=tmp_path, config={"max_error_rate": 0.5},
+    )  # fmt: skip
+    assert op.state is State.PARTIALLY_SUCCEEDED
+    assert [node["name"] for node in api.nodes(repo)] == ["y"]
+    (entry,) = api.quarantine(repo, op.id)
+    assert "its id holds half a character" in str(entry["reason"])

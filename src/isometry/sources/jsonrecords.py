@@ -25,7 +25,11 @@ A line that is not JSON, a record that is not an object, and a record holding a 
 large for a 64-bit float (``1e400``, which JSON allows but no float holds) are ``Rejected`` and
 reading goes on; so is the rest of a document that breaks off after some records. A record
 without an id whose line (or item) number is the id of another record of the file, and a record
-that repeats the id of an earlier one, are ``Rejected`` too (``KeyClashes``).
+that repeats the id of an earlier one, are ``Rejected`` too (``KeyClashes``). Half a character
+(an escape like ``\\ud800`` without its other half) is kept as it is, so that the record is
+refused: here when it is in the record's id, else when its node is checked. yajl, the parser
+that reads documents, would read it as ``?``, so a document that holds one is read by ijson's
+own parser instead, which is about twenty times slower.
 
 A file must be UTF-8 (RFC 8259), with or without a byte order mark. One in UTF-16 or UTF-32
 (told by its byte order mark, or by the NUL bytes of its first characters) raises
@@ -38,10 +42,12 @@ import contextlib
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO, ClassVar, Literal, Protocol
 
 import ijson
@@ -100,14 +106,14 @@ class JsonImporter:
                     stream.seek(0)
                     _add_lines(stream, clashes)
             else:
-                prefix = _records_prefix(path, stream)
+                where = _records_of(path, stream)
                 stream.seek(0)
                 hashing.read(_bom_length(stream))
-                records = _add_items(path, hashing, prefix, clashes)
+                records = _add_items(path, hashing, where, clashes)
                 hashing.drain()
                 if clashes.second_look():
                     stream.seek(_bom_length(stream))
-                    _add_items(path, stream, prefix, clashes)
+                    _add_items(path, stream, where, clashes)
         return Scan(records, hashing.size, hashing.hexdigest(), clashes.keys(), clashes.repeated())
 
     def read(
@@ -124,8 +130,8 @@ class JsonImporter:
                     yield item, {"offset": end, "line": number}
             else:
                 (skip,) = cursor_position(cursor, ("index",), path)
-                prefix = _records_prefix(path, stream)
-                for index, value in _document(path, stream, prefix):
+                where = _records_of(path, stream)
+                for index, value in _document(path, stream, where):
                     if index >= skip:
                         yield _document_item(origin, folder, index, value), {"index": index + 1}
 
@@ -292,6 +298,8 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         reason = f"line {number} is {_kind(value)}, not an object"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
     key = row_key(value, number)
+    if not _is_text(key):
+        return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _line_label)):
         return Rejected(_line_locator(origin, start, number, body), text, refused)
     return Draft(
@@ -301,6 +309,21 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         raw=text,
         attachments=attachments_of(value, folder),
     )
+
+
+# An id, which names the record wherever it goes, must be text: the other fields are checked
+# when the node is.
+_HALF = "its id holds half a character (an unpaired surrogate escape), which is not text"
+
+
+def _is_text(key: str) -> bool:
+    if key.isascii():
+        return True
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _line_label(number: int) -> str:
@@ -413,6 +436,55 @@ def _bom_length(stream: BinaryIO) -> int:
     return start
 
 
+@dataclass(frozen=True, slots=True)
+class _Records:
+    """Where a document's records are (their ijson prefix), and the ijson parser to read them."""
+
+    prefix: str
+    parser: ModuleType
+
+
+# yajl, ijson's fast parser, reads an escape of half a character ("\ud800" without its other
+# half) as "?"; ijson's own parser, some twenty times slower, keeps it, so that the record is
+# refused as a line holding one is: a document that holds one is read by it. The escapes that
+# tell: "\\" (after which a backslash starts no escape), a surrogate pair, a lone surrogate.
+_ESCAPES = re.compile(
+    rb"\\(?:\\|u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|(?P<lone>u[dD][89a-fA-F][0-9a-fA-F]{2}))"
+)
+_LONGEST_ESCAPE = 12  # a pair
+_EXACT = ijson.get_backend("python")
+
+
+def _records_of(path: Path, stream: BinaryIO) -> _Records:
+    """Where a document's records are and how to read them; leaves the stream at the
+    document's start (after any byte order mark)."""
+    prefix = _records_prefix(path, stream)
+    start = stream.tell()
+    parser = _EXACT if _lone_surrogates(stream) else ijson
+    stream.seek(start)
+    return _Records(prefix, parser)
+
+
+def _lone_surrogates(stream: BinaryIO) -> bool:
+    """Whether a document escapes half a character anywhere, read in pieces: an escape that a
+    piece's end cuts is looked at again with the next piece."""
+    rest = b""
+    while chunk := stream.read(_CHUNK):
+        data = rest + chunk
+        # An escape that begins before `cut` is whole in `data`; the next look begins after
+        # the last such escape, in step with them (never on the second half of a "\\").
+        cut = max(len(data) - _LONGEST_ESCAPE, 0)
+        for match in _ESCAPES.finditer(data):
+            if match.start() >= cut:
+                break
+            if match.lastgroup == "lone":
+                return True
+            cut = max(cut, match.end())
+        rest = data[cut:]
+    return any(match.lastgroup == "lone" for match in _ESCAPES.finditer(rest))
+
+
 def _records_prefix(path: Path, stream: BinaryIO) -> str:
     """The ijson prefix of a document's records: ``item`` of a top-level array, ``KEY.item``
     of a wrapper key, or ``""`` for a document that is one value. Leaves the stream at the
@@ -495,7 +567,7 @@ def _fields_of_events(events: Iterator[tuple[str, str, object]]) -> Iterator[tup
 
 
 def _document(
-    path: Path, stream: _Readable, prefix: str
+    path: Path, stream: _Readable, where: _Records
 ) -> Iterator[tuple[int, JSON | _Unreadable | _Broken]]:
     """(index, value) of each record of a JSON document, streamed.
 
@@ -504,7 +576,7 @@ def _document(
     """
     index = 0
     try:
-        for value in ijson.items(stream, prefix):
+        for value in where.parser.items(stream, where.prefix):
             plain: JSON | _Unreadable
             try:
                 plain = _plain(value)
@@ -515,16 +587,16 @@ def _document(
             yield index, plain
             index += 1
     except (ijson.JSONError, UnicodeDecodeError) as error:
-        # A lone surrogate escape ("\ud800") stops the parser as a decoding error.
+        # Bytes that are not UTF-8 may stop a parser with a decoding error.
         if index == 0:
             raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
         yield index, _Broken(_reason(error))
 
 
-def _add_items(path: Path, stream: _Readable, prefix: str, clashes: KeyClashes) -> int:
+def _add_items(path: Path, stream: _Readable, where: _Records, clashes: KeyClashes) -> int:
     """Give every record of a document to ``clashes``; how many records it holds."""
     records = 0
-    for index, value in _document(path, stream, prefix):
+    for index, value in _document(path, stream, where):
         records += 1
         if isinstance(value, dict):
             clashes.add(value, index + 1)
@@ -556,16 +628,23 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
         reason = f"the document breaks off after item {index}: {value.reason}"
         return Rejected(Locator(origin.file, str(number)), "", reason)
     raw = json.dumps(value, ensure_ascii=False)
+    try:
+        encoded = raw.encode("utf-8")
+    except UnicodeEncodeError:  # half a character: written as the escape the document held
+        raw = json.dumps(value)
+        encoded = raw.encode("utf-8")
     if not isinstance(value, dict):
         locator = Locator(origin.file, str(number))
         return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
     key = row_key(value, number)
+    if not _is_text(key):
+        return Rejected(Locator(origin.file, str(number)), raw, f"item {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _item_label)):
         return Rejected(Locator(origin.file, key), raw, refused)
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key),
-        source_hash=sha256_hex(raw.encode("utf-8")),
+        source_hash=sha256_hex(encoded),
         raw=raw,
         attachments=attachments_of(value, folder),
     )
