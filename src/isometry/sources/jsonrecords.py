@@ -42,12 +42,8 @@ import contextlib
 import hashlib
 import json
 import math
-import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import BinaryIO, ClassVar, Literal, Protocol
 
 import ijson
@@ -56,15 +52,26 @@ import orjson
 from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.jsondocument import (
+    BOM,
+    Broken,
+    OutOfRange,
+    Unreadable,
+    Where,
+    bom_length,
+    document,
+    fields_of_events,
+    fields_of_value,
+    locate,
+    wrapper,
+    written,
+)
 from isometry.sources.records import (
     BOMS,
-    FIELD_OF,
-    ID_NAMES,
     KeyClashes,
     Origin,
     attachments_of,
     cursor_position,
-    normal_name,
     open_source,
     row_key,
     sha256_hex,
@@ -72,10 +79,8 @@ from isometry.sources.records import (
 
 Layout = Literal["lines", "document"]
 
-WRAPPERS = frozenset({"data", "items", "records", "cards"})
 LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUFFIXES = LINE_SUFFIXES | {".json"}
-BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
 # How much of a file is read at once to tell its layout; a first line longer than this is
 # streamed instead.
@@ -106,13 +111,13 @@ class JsonImporter:
                     stream.seek(0)
                     _add_lines(stream, clashes)
             else:
-                where = _records_of(path, stream)
+                where = locate(path, stream)
                 stream.seek(0)
-                hashing.read(_bom_length(stream))
+                hashing.read(bom_length(stream))
                 records = _add_items(path, hashing, where, clashes)
                 hashing.drain()
                 if clashes.second_look():
-                    stream.seek(_bom_length(stream))
+                    stream.seek(bom_length(stream))
                     _add_items(path, stream, where, clashes)
         return Scan(records, hashing.size, hashing.hexdigest(), clashes.keys(), clashes.repeated())
 
@@ -130,8 +135,8 @@ class JsonImporter:
                     yield item, {"offset": end, "line": number}
             else:
                 (skip,) = cursor_position(cursor, ("index",), path)
-                where = _records_of(path, stream)
-                for index, value in _document(path, stream, where):
+                where = locate(path, stream)
+                for index, value in document(path, stream, where):
                     if index >= skip:
                         yield _document_item(origin, folder, index, value), {"index": index + 1}
 
@@ -163,7 +168,7 @@ def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
         value = json.loads(first)
     except (ValueError, RecursionError):
         return "document"  # an object spread over several lines
-    wrapped = isinstance(value, dict) and _wrapper(_fields_of_value(value)) is not None
+    wrapped = isinstance(value, dict) and wrapper(fields_of_value(value)) is not None
     end = start + len(first) + len(newline)
     return "document" if wrapped and _blank_from(stream, end) else "lines"
 
@@ -182,7 +187,7 @@ def _long_line_layout(stream: BinaryIO, start: int) -> Layout:
     events = ijson.parse(_Bounded(stream, end - start))
     try:
         next(events)  # the object's start: the line begins with "{"
-        wrapped = _wrapper(_fields_of_events(events)) is not None
+        wrapped = wrapper(fields_of_events(events)) is not None
         if wrapped and alone:
             return "document"  # whether it is whole or not: no need to read it all
         for _ in events:  # the rest of the line: is it one whole value?
@@ -289,7 +294,7 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         return Rejected(_line_locator(origin, start, number, body), raw, f"line {number}: {error}")
     try:
         value = _parsed(text)
-    except _OutOfRange as error:
+    except OutOfRange as error:
         return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {error}")
     except (ValueError, RecursionError) as error:
         reason = f"line {number} is not valid JSON: {error}"
@@ -359,20 +364,10 @@ def _no_constant(name: str) -> JSON:
     raise ValueError(f"{name} is not JSON")
 
 
-class _OutOfRange(ValueError):
-    """A number too large for a float: JSON sets no limit, but a float would be infinite (which
-    is no JSON, and would be stored as null)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(
-            f"the number {text} is too large for a 64-bit float (at most about 1.8e308)"
-        )
-
-
 def _finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
-        raise _OutOfRange(text)
+        raise OutOfRange(text)
     return number
 
 
@@ -425,214 +420,29 @@ def _agrees_value(value: JSON, depth: int) -> bool:
     return True
 
 
-# -- documents -----------------------------------------------------------------------------
+# -- documents (read by jsondocument) -------------------------------------------------------
 
 
-def _bom_length(stream: BinaryIO) -> int:
-    """Length of the byte order mark the file starts with (ijson reads none); seeks to 0."""
-    stream.seek(0)
-    start = len(BOM) if stream.read(len(BOM)) == BOM else 0
-    stream.seek(0)
-    return start
-
-
-@dataclass(frozen=True, slots=True)
-class _Records:
-    """Where a document's records are (their ijson prefix), and the ijson parser to read them."""
-
-    prefix: str
-    parser: ModuleType
-
-
-# yajl, ijson's fast parser, reads an escape of half a character ("\ud800" without its other
-# half) as "?"; ijson's own parser, some twenty times slower, keeps it, so that the record is
-# refused as a line holding one is: a document that holds one is read by it. The escapes that
-# tell: "\\" (after which a backslash starts no escape), a surrogate pair, a lone surrogate.
-_ESCAPES = re.compile(
-    rb"\\(?:\\|u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-    rb"|(?P<lone>u[dD][89a-fA-F][0-9a-fA-F]{2}))"
-)
-_LONGEST_ESCAPE = 12  # a pair
-_EXACT = ijson.get_backend("python")
-
-
-def _records_of(path: Path, stream: BinaryIO) -> _Records:
-    """Where a document's records are and how to read them; leaves the stream at the
-    document's start (after any byte order mark)."""
-    prefix = _records_prefix(path, stream)
-    start = stream.tell()
-    parser = _EXACT if _lone_surrogates(stream) else ijson
-    stream.seek(start)
-    return _Records(prefix, parser)
-
-
-def _lone_surrogates(stream: BinaryIO) -> bool:
-    """Whether a document escapes half a character anywhere, read in pieces: an escape that a
-    piece's end cuts is looked at again with the next piece."""
-    rest = b""
-    while chunk := stream.read(_CHUNK):
-        data = rest + chunk
-        # An escape that begins before `cut` is whole in `data`; the next look begins after
-        # the last such escape, in step with them (never on the second half of a "\\").
-        cut = max(len(data) - _LONGEST_ESCAPE, 0)
-        for match in _ESCAPES.finditer(data):
-            if match.start() >= cut:
-                break
-            if match.lastgroup == "lone":
-                return True
-            cut = max(cut, match.end())
-        rest = data[cut:]
-    return any(match.lastgroup == "lone" for match in _ESCAPES.finditer(rest))
-
-
-def _records_prefix(path: Path, stream: BinaryIO) -> str:
-    """The ijson prefix of a document's records: ``item`` of a top-level array, ``KEY.item``
-    of a wrapper key, or ``""`` for a document that is one value. Leaves the stream at the
-    document's start (after any byte order mark)."""
-    start = _bom_length(stream)
-    stream.seek(start)
-    events = ijson.parse(stream)
-    try:
-        _, event, _ = next(events)
-        if event == "start_array":
-            return "item"
-        if event == "start_map" and (name := _wrapper(_fields_of_events(events))) is not None:
-            return f"{name}.item"
-    except (ijson.JSONError, StopIteration) as error:
-        raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
-    finally:
-        stream.seek(start)
-    return ""
-
-
-# -- wrappers ------------------------------------------------------------------------------
-
-# What a field tells of whether its object wraps records (see the module docstring).
-_Kind = Literal["records", "empty", "other"]
-
-
-def _wrapper(fields: Iterable[tuple[str, _Kind]]) -> str | None:
-    """The name of the field holding an object's records, from the (name, kind) of its fields;
-    None when the object is a record itself. Reads no further than the first array of records."""
-    empty: str | None = None
-    named = False  # a field names a node field: an empty array is then a record's field
-    for name, kind in fields:
-        if kind == "records":
-            return name
-        if kind == "empty":
-            empty = name if empty is None else empty
-        elif normal_name(name) in FIELD_OF or normal_name(name) in ID_NAMES:
-            named = True
-    return None if named else empty
-
-
-def _fields_of_value(value: dict[str, JSON]) -> Iterator[tuple[str, _Kind]]:
-    for name, field in value.items():
-        kind: _Kind = "other"
-        if isinstance(field, list) and name.lower() in WRAPPERS:
-            kind = "empty" if not field else "records" if isinstance(field[0], dict) else "other"
-        yield name, kind
-
-
-def _fields_of_events(events: Iterator[tuple[str, str, object]]) -> Iterator[tuple[str, _Kind]]:
-    """The fields of the object whose ``start_map`` was the last event read, from ijson events:
-    a wrapper name's kind is told by the first event or two of its value."""
-    depth = 1  # nesting (not the events' prefix: a key "" nests without a trace in it)
-    named: str | None = None  # a wrapper name, its value next
-    opened: str | None = None  # a wrapper name whose array has just begun
-    for _, event, value in events:
-        if opened is not None:
-            kind: _Kind = "other"
-            if event in ("start_map", "end_array"):
-                kind = "records" if event == "start_map" else "empty"
-            yield opened, kind
-            opened = None
-        elif named is not None:
-            if event == "start_array":
-                opened = named
-            else:
-                yield named, "other"
-            named = None
-        if event in ("start_map", "start_array"):
-            depth += 1
-        elif event in ("end_map", "end_array"):
-            depth -= 1
-            if depth == 0:
-                return
-        elif event == "map_key" and depth == 1:
-            if str(value).lower() in WRAPPERS:
-                named = str(value)
-            else:
-                yield str(value), "other"
-
-
-def _document(
-    path: Path, stream: _Readable, where: _Records
-) -> Iterator[tuple[int, JSON | _Unreadable | _Broken]]:
-    """(index, value) of each record of a JSON document, streamed.
-
-    A document that breaks off after some records yields a ``_Broken`` marker as its last
-    value, so the records before it are kept; one that is not JSON at all raises.
-    """
-    index = 0
-    try:
-        for value in where.parser.items(stream, where.prefix):
-            plain: JSON | _Unreadable
-            try:
-                plain = _plain(value)
-            except RecursionError:
-                plain = _Unreadable("it is nested too deeply to read")
-            except _OutOfRange as error:
-                plain = _Unreadable(str(error), _shown(value))
-            yield index, plain
-            index += 1
-    except (ijson.JSONError, UnicodeDecodeError) as error:
-        # Bytes that are not UTF-8 may stop a parser with a decoding error.
-        if index == 0:
-            raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
-        yield index, _Broken(_reason(error))
-
-
-def _add_items(path: Path, stream: _Readable, where: _Records, clashes: KeyClashes) -> int:
+def _add_items(path: Path, stream: _Readable, where: Where, clashes: KeyClashes) -> int:
     """Give every record of a document to ``clashes``; how many records it holds."""
     records = 0
-    for index, value in _document(path, stream, where):
+    for index, value in document(path, stream, where):
         records += 1
         if isinstance(value, dict):
             clashes.add(value, index + 1)
     return records
 
 
-@dataclass(frozen=True, slots=True)
-class _Broken:
-    """Stands for the rest of a document that stopped being JSON."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Unreadable:
-    """Stands for one item of a document that cannot be read as a record."""
-
-    reason: str
-    raw: str = ""  # as much of it as can be written again as JSON
-
-
 def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Item:
     number = index + 1
-    if isinstance(value, _Unreadable):
+    if isinstance(value, Unreadable):
         return Rejected(
             Locator(origin.file, str(number)), value.raw, f"item {number}: {value.reason}"
         )
-    if isinstance(value, _Broken):
+    if isinstance(value, Broken):
         reason = f"the document breaks off after item {index}: {value.reason}"
         return Rejected(Locator(origin.file, str(number)), "", reason)
-    raw = json.dumps(value, ensure_ascii=False)
-    try:
-        encoded = raw.encode("utf-8")
-    except UnicodeEncodeError:  # half a character: written as the escape the document held
-        raw = json.dumps(value)
-        encoded = raw.encode("utf-8")
+    raw, encoded = written(value)
     if not isinstance(value, dict):
         locator = Locator(origin.file, str(number))
         return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
@@ -652,47 +462,6 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
 
 def _item_label(number: int) -> str:
     return f"item {number}"
-
-
-def _plain(value: JSON) -> JSON:
-    """ijson gives non-integers as ``Decimal``; records carry floats, as ``json`` gives. Raises
-    ``_OutOfRange`` for a number too large for a float."""
-    if isinstance(value, Decimal):
-        number = float(value)
-        if math.isinf(number):
-            raise _OutOfRange(str(value))
-        return number
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _shown(value: object) -> str:
-    """An item ``_plain`` refused, written as JSON for the quarantine: a number too large for a
-    float as its digits in a string."""
-    try:
-        return json.dumps(value, default=_number, ensure_ascii=False)
-    except RecursionError:
-        return ""
-
-
-def _number(value: object) -> JSON:
-    if isinstance(value, Decimal):
-        number = float(value)
-        return str(value) if math.isinf(number) else number
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _reason(error: BaseException) -> str:
-    """The first line of a parser's message (yajl's next lines show the bytes where it failed,
-    and it gives the whole message as bytes when those are not UTF-8)."""
-    message = error.args[0] if len(error.args) == 1 else error
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    text = str(message).strip().splitlines()
-    return text[0] if text else "the document ends before it begins"
 
 
 def _kind(value: JSON) -> str:
