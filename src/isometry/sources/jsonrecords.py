@@ -1,20 +1,39 @@
 """The ``json`` importer: JSON Lines, and JSON documents holding an array of records.
 
 Layouts:
-- JSON Lines (``.jsonl``, ``.ndjson``, and a ``.json`` whose first line is a whole object):
-  one record per line, blank lines skipped, read line by line. Cursor
+- JSON Lines (``.jsonl``, ``.ndjson``, and a ``.json`` whose first line, however long, is a
+  whole object, unless that line is all the file holds and wraps records): one record per
+  line, blank lines skipped, read line by line (one line in memory at a time). Cursor
   ``{"offset": byte offset after the record, "line": its line number}``: resume seeks there.
-- A JSON document: an array of records, or an object holding one under ``data``, ``items``,
-  ``records`` or ``cards`` (any case); a lone object is one record. Streamed with ijson, never
-  held whole. Cursor ``{"index": records read}``: resume streams again and skips that many.
-  ijson gives no byte positions, so a record's ``raw`` is its value written again as JSON.
+- A JSON document: an array of records, or an object wrapping one (below); any other object is
+  one record. Streamed with ijson, never held whole. Cursor ``{"index": records read}``: resume
+  streams again and skips that many. ijson gives no byte positions, so a record's ``raw`` is its
+  value written again as JSON.
+
+An object wraps records when one of its fields named ``data``, ``items``, ``records`` or
+``cards`` (any case) is an array that begins with an object: the first such field holds the
+records, and the object's other fields are not imported. An array there that begins with
+anything else wraps nothing (``{"title": "Groceries", "items": ["milk"]}`` is one record). An
+empty array wraps no records unless another field of the object names a node field (``title``,
+``body``, an id, ...): ``{"data": []}`` holds no records, ``{"title": "Empty", "items": []}``
+is one record.
 
 The option ``layout`` (``"lines"`` or ``"document"``) overrides the guess; ``dayfirst`` reads
-``01/05/2024`` as 1 May. A line that is not JSON, or a record that is not an object, is
-``Rejected`` and reading goes on; so is the rest of a document that breaks off after some
-records. A file that is not JSON at all raises ``SourceUnreadable``. A record without an id
-whose line (or item) number is the id of another record of the file, and a record that repeats
-the id of an earlier one, are ``Rejected`` too (``KeyClashes``).
+``01/05/2024`` as 1 May.
+
+A line that is not JSON, a record that is not an object, and a record holding a number too
+large for a 64-bit float (``1e400``, which JSON allows but no float holds) are ``Rejected`` and
+reading goes on; so is the rest of a document that breaks off after some records. A record
+without an id whose line (or item) number is the id of another record of the file, and a record
+that repeats the id of an earlier one, are ``Rejected`` too (``KeyClashes``). Half a character
+(an escape like ``\\ud800`` without its other half) is kept as it is, so that the record is
+refused: here when it is in the record's id, else when its node is checked. yajl, the parser
+that reads documents, would read it as ``?``, so a document that holds one is read by ijson's
+own parser instead, which is about twenty times slower.
+
+A file must be UTF-8 (RFC 8259), with or without a byte order mark. One in UTF-16 or UTF-32
+(told by its byte order mark, or by the NUL bytes of its first characters) raises
+``SourceUnreadable`` naming its encoding, as does a file that is not JSON at all.
 """
 
 from __future__ import annotations
@@ -22,9 +41,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Literal, Protocol
 
@@ -34,7 +52,22 @@ import orjson
 from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.jsondocument import (
+    BOM,
+    Broken,
+    OutOfRange,
+    Unreadable,
+    Where,
+    bom_length,
+    document,
+    fields_of_events,
+    fields_of_value,
+    locate,
+    wrapper,
+    written,
+)
 from isometry.sources.records import (
+    BOMS,
     KeyClashes,
     Origin,
     attachments_of,
@@ -46,13 +79,11 @@ from isometry.sources.records import (
 
 Layout = Literal["lines", "document"]
 
-WRAPPERS = frozenset({"data", "items", "records", "cards"})
 LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUFFIXES = LINE_SUFFIXES | {".json"}
-BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
-# How much of a file is looked at to tell its layout; a first line longer than this is taken
-# to be (part of) a document.
+# How much of a file is read at once to tell its layout; a first line longer than this is
+# streamed instead.
 _PEEK = 1 << 18
 _CHUNK = 1 << 16
 
@@ -80,14 +111,14 @@ class JsonImporter:
                     stream.seek(0)
                     _add_lines(stream, clashes)
             else:
-                prefix = _records_prefix(path, stream)
+                where = locate(path, stream)
                 stream.seek(0)
-                hashing.read(_bom_length(stream))
-                records = _add_items(path, hashing, prefix, clashes)
+                hashing.read(bom_length(stream))
+                records = _add_items(path, hashing, where, clashes)
                 hashing.drain()
                 if clashes.second_look():
-                    stream.seek(_bom_length(stream))
-                    _add_items(path, stream, prefix, clashes)
+                    stream.seek(bom_length(stream))
+                    _add_items(path, stream, where, clashes)
         return Scan(records, hashing.size, hashing.hexdigest(), clashes.keys(), clashes.repeated())
 
     def read(
@@ -104,8 +135,8 @@ class JsonImporter:
                     yield item, {"offset": end, "line": number}
             else:
                 (skip,) = cursor_position(cursor, ("index",), path)
-                prefix = _records_prefix(path, stream)
-                for index, value in _document(path, stream, prefix):
+                where = locate(path, stream)
+                for index, value in document(path, stream, where):
                     if index >= skip:
                         yield _document_item(origin, folder, index, value), {"index": index + 1}
 
@@ -114,11 +145,12 @@ class JsonImporter:
 
 
 def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
-    """Tell JSON Lines from a document by the suffix, else by a look at the first line."""
+    """Tell JSON Lines from a document by the suffix, else by the first line (module docstring)."""
+    peek = stream.read(_PEEK)
+    _refuse_other_encodings(path, peek)
     chosen = options.get("layout")
     if chosen in ("lines", "document"):
         return "lines" if chosen == "lines" else "document"
-    peek = stream.read(_PEEK)
     text = peek.removeprefix(BOM).lstrip(_WHITESPACE)
     if path.suffix.lower() in LINE_SUFFIXES:
         if text and not _looks_like_json(text):
@@ -128,18 +160,88 @@ def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
         return "lines"  # empty: no records either way
     if not text.startswith(b"{"):
         return "document"
-    first, newline, rest = text.partition(b"\n")
+    start = len(peek) - len(text)
+    first, newline, _ = text.partition(b"\n")
     if not newline and len(peek) == _PEEK:
-        return "document"  # a first line too long to look at: only a document does that
+        return _long_line_layout(stream, start)
     try:
         value = json.loads(first)
     except (ValueError, RecursionError):
         return "document"  # an object spread over several lines
-    wrapped = isinstance(value, dict) and any(
-        isinstance(v, list) and str(k).lower() in WRAPPERS for k, v in value.items()
+    wrapped = isinstance(value, dict) and wrapper(fields_of_value(value)) is not None
+    end = start + len(first) + len(newline)
+    return "document" if wrapped and _blank_from(stream, end) else "lines"
+
+
+def _long_line_layout(stream: BinaryIO, start: int) -> Layout:
+    """The layout of a file whose first line, from ``start``, is longer than a peek: decided as
+    for a short one, with the line streamed (a minified document can be all one line)."""
+    stream.seek(start)
+    end = start
+    while chunk := stream.readline(_CHUNK):
+        end += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    alone = _blank_from(stream, end)
+    stream.seek(start)
+    events = ijson.parse(_Bounded(stream, end - start))
+    try:
+        next(events)  # the object's start: the line begins with "{"
+        wrapped = wrapper(fields_of_events(events)) is not None
+        if wrapped and alone:
+            return "document"  # whether it is whole or not: no need to read it all
+        for _ in events:  # the rest of the line: is it one whole value?
+            pass
+    except ijson.JSONError:
+        return "document"  # an object spread over several lines
+    return "lines"
+
+
+def _blank_from(stream: BinaryIO, offset: int) -> bool:
+    """Whether the file holds nothing but whitespace from ``offset`` on."""
+    stream.seek(offset)
+    while chunk := stream.read(_CHUNK):
+        if chunk.strip(_WHITESPACE):
+            return False
+    return True
+
+
+class _Bounded:
+    """The next ``size`` bytes of a stream and no more (one line, for ijson)."""
+
+    def __init__(self, stream: BinaryIO, size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
+
+
+# Which bytes of a JSON text's first four are NUL tells UTF-16 and UTF-32 without a byte order
+# mark (RFC 4627): its first two characters are ASCII, and UTF-8 JSON holds no NUL byte at all.
+_NULS: dict[tuple[bool, ...], str] = {
+    (True, True, True, False): "utf-32-be",
+    (False, True, True, True): "utf-32-le",
+    (True, False, True, False): "utf-16-be",
+    (False, True, False, True): "utf-16-le",
+}
+
+
+def _refuse_other_encodings(path: Path, head: bytes) -> None:
+    """Refuse a file in UTF-16 or UTF-32: JSON is UTF-8 (RFC 8259), which is all ijson and
+    orjson read, and transcoding would need a second reader keeping byte offsets of its own."""
+    bom = next((encoding for mark, encoding in BOMS if head.startswith(mark)), None)
+    encoding = bom or _NULS.get(tuple(byte == 0 for byte in head[:4]))
+    if encoding is None or encoding == "utf-8":
+        return
+    name = encoding.upper().replace("-LE", "LE").replace("-BE", "BE")
+    how = f"it begins with a {name} byte order mark" if bom else "it has no byte order mark"
+    raise SourceUnreadable(
+        f"{path} is {name} text ({how}), but JSON is read as UTF-8 only: convert the file "
+        f"first, e.g. with iconv -f {name} -t UTF-8"
     )
-    alone = not rest.strip(_WHITESPACE) and len(peek) < _PEEK
-    return "document" if wrapped and alone else "lines"
 
 
 def _looks_like_json(text: bytes) -> bool:
@@ -192,6 +294,8 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         return Rejected(_line_locator(origin, start, number, body), raw, f"line {number}: {error}")
     try:
         value = _parsed(text)
+    except OutOfRange as error:
+        return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {error}")
     except (ValueError, RecursionError) as error:
         reason = f"line {number} is not valid JSON: {error}"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
@@ -199,6 +303,8 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         reason = f"line {number} is {_kind(value)}, not an object"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
     key = row_key(value, number)
+    if not _is_text(key):
+        return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _line_label)):
         return Rejected(_line_locator(origin, start, number, body), text, refused)
     return Draft(
@@ -208,6 +314,21 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         raw=text,
         attachments=attachments_of(value, folder),
     )
+
+
+# An id, which names the record wherever it goes, must be text: the other fields are checked
+# when the node is.
+_HALF = "its id holds half a character (an unpaired surrogate escape), which is not text"
+
+
+def _is_text(key: str) -> bool:
+    if key.isascii():
+        return True
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _line_label(number: int) -> str:
@@ -243,7 +364,15 @@ def _no_constant(name: str) -> JSON:
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise OutOfRange(text)
+    return number
+
+
+# orjson refuses such numbers itself, and so leaves their lines to json.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 # orjson reads integers past 64 bits as floats (json: as integers); such a float is at least
 # this large. Nesting this deep is left to json, whose limit depends on the stack.
 _BIG_FLOAT = 9.2e18
@@ -291,108 +420,41 @@ def _agrees_value(value: JSON, depth: int) -> bool:
     return True
 
 
-# -- documents -----------------------------------------------------------------------------
+# -- documents (read by jsondocument) -------------------------------------------------------
 
 
-def _bom_length(stream: BinaryIO) -> int:
-    """Length of the byte order mark the file starts with (ijson reads none); seeks to 0."""
-    stream.seek(0)
-    start = len(BOM) if stream.read(len(BOM)) == BOM else 0
-    stream.seek(0)
-    return start
-
-
-def _records_prefix(path: Path, stream: BinaryIO) -> str:
-    """The ijson prefix of a document's records: ``item`` of a top-level array, ``KEY.item``
-    of a wrapper key, or ``""`` for a document that is one value. Leaves the stream at the
-    document's start (after any byte order mark)."""
-    start = _bom_length(stream)
-    stream.seek(start)
-    events = ijson.parse(stream)
-    try:
-        _, event, _ = next(events)
-        if event == "start_array":
-            return "item"
-        if event == "start_map":
-            for prefix, event, value in events:
-                if prefix == "" and event == "map_key" and str(value).lower() in WRAPPERS:
-                    _, inner, _ = next(events)
-                    if inner == "start_array":
-                        return f"{value}.item"
-    except (ijson.JSONError, StopIteration) as error:
-        raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
-    finally:
-        stream.seek(start)
-    return ""
-
-
-def _document(
-    path: Path, stream: _Readable, prefix: str
-) -> Iterator[tuple[int, JSON | _Unreadable | _Broken]]:
-    """(index, value) of each record of a JSON document, streamed.
-
-    A document that breaks off after some records yields a ``_Broken`` marker as its last
-    value, so the records before it are kept; one that is not JSON at all raises.
-    """
-    index = 0
-    try:
-        for value in ijson.items(stream, prefix):
-            try:
-                yield index, _plain(value)
-            except RecursionError:
-                yield index, _Unreadable("it is nested too deeply to read")
-            index += 1
-    except (ijson.JSONError, UnicodeDecodeError) as error:
-        # A lone surrogate escape ("\ud800") stops the parser as a decoding error.
-        if index == 0:
-            raise SourceUnreadable(f"{path} is not a JSON document: {_reason(error)}") from None
-        yield index, _Broken(_reason(error))
-
-
-def _add_items(path: Path, stream: _Readable, prefix: str, clashes: KeyClashes) -> int:
+def _add_items(path: Path, stream: _Readable, where: Where, clashes: KeyClashes) -> int:
     """Give every record of a document to ``clashes``; how many records it holds."""
     records = 0
-    for index, value in _document(path, stream, prefix):
+    for index, value in document(path, stream, where):
         records += 1
         if isinstance(value, dict):
             clashes.add(value, index + 1)
     return records
 
 
-@dataclass(frozen=True, slots=True)
-class _Broken:
-    """Stands for the rest of a document that stopped being JSON."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Unreadable:
-    """Stands for one item of a document that cannot be read as a record."""
-
-    reason: str
-
-
 def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Item:
     number = index + 1
-    if isinstance(value, _Unreadable | _Broken):
-        reason = (
-            f"item {number}: {value.reason}"
-            if isinstance(value, _Unreadable)
-            else f"the document breaks off after item {index}: {value.reason}"
+    if isinstance(value, Unreadable):
+        return Rejected(
+            Locator(origin.file, str(number)), value.raw, f"item {number}: {value.reason}"
         )
+    if isinstance(value, Broken):
+        reason = f"the document breaks off after item {index}: {value.reason}"
         return Rejected(Locator(origin.file, str(number)), "", reason)
-    raw = json.dumps(value, ensure_ascii=False)
+    raw, encoded = written(value)
     if not isinstance(value, dict):
         locator = Locator(origin.file, str(number))
         return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
     key = row_key(value, number)
+    if not _is_text(key):
+        return Rejected(Locator(origin.file, str(number)), raw, f"item {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _item_label)):
         return Rejected(Locator(origin.file, key), raw, refused)
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key),
-        source_hash=sha256_hex(raw.encode("utf-8")),
+        source_hash=sha256_hex(encoded),
         raw=raw,
         attachments=attachments_of(value, folder),
     )
@@ -400,22 +462,6 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
 
 def _item_label(number: int) -> str:
     return f"item {number}"
-
-
-def _plain(value: JSON) -> JSON:
-    """ijson gives non-integers as ``Decimal``; records carry floats, as ``json`` gives."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else "the document ends before it begins"
 
 
 def _kind(value: JSON) -> str:
