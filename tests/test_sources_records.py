@@ -267,12 +267,13 @@ def test_row_key_takes_the_first_non_empty_id_field() -> None:
 
 
 def test_unique_header_names() -> None:
+    # A name the header gives keeps it; an invented one steps aside (column_2_2).
     assert unique_names(["a", "", "a", " ", "column_2", "b"]) == [
         "a",
-        "column_2",
+        "column_2_2",
         "a_3",
         "column_4",
-        "column_2_5",
+        "column_2",
         "b",
     ]
 

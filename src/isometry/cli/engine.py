@@ -158,14 +158,18 @@ OptionOption = Annotated[
 ]
 
 
-def _pairs(values: list[str] | None, option: str, what: str) -> list[tuple[str, str]]:
-    """``KEY=VALUE`` options, split; a malformed one is a usage error."""
+def _pairs(
+    values: list[str] | None, option: str, what: str, *, blank_values: bool = False
+) -> list[tuple[str, str]]:
+    """``KEY=VALUE`` options, split and trimmed; a malformed one is a usage error. With
+    ``blank_values``, a value of only white space is kept as it is (``delimiter=<tab>``)."""
     found: list[tuple[str, str]] = []
     for item in values or []:
         key, sign, rest = item.partition("=")
-        if not sign or not key.strip() or not rest.strip():
+        value = rest.strip() or (rest if blank_values else "")
+        if not sign or not key.strip() or not value:
             raise typer.BadParameter(f"{item!r}: expected {what}", param_hint=option)
-        found.append((key.strip(), rest.strip()))
+        found.append((key.strip(), value))
     return found
 
 
@@ -211,7 +215,8 @@ def import_config(
     include_deleted: bool = False,
 ) -> dict[str, Any]:
     """The configuration keys the user gave, by the engine's names."""
-    options = {key: _option_value(text) for key, text in _pairs(option, "--option", "KEY=VALUE")}
+    pairs = _pairs(option, "--option", "KEY=VALUE", blank_values=True)
+    options = {key: _option_value(text) for key, text in pairs}
     if include_deleted:
         options["include_deleted"] = True
     given: dict[str, Any] = {
