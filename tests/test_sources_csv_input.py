@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 from isometry.cli.engine import import_config
 from isometry.errors import SourceError, SourceUnreadable
 from isometry.model import JSON
-from isometry.sources import csvrecords
+from isometry.sources import csvlines
 from isometry.sources.base import Draft, Item, Options, Rejected
-from isometry.sources.csvrecords import CsvImporter, detect_format, unique_names
+from isometry.sources.csvformat import detect_format
+from isometry.sources.csvlines import unique_names
+from isometry.sources.csvrecords import CsvImporter
 from openers import DirectOpener
 
 IMPORTER = CsvImporter()
@@ -172,7 +174,7 @@ def test_a_long_row_that_never_closes_is_not_held_whole(tmp_path: Path) -> None:
 def test_a_cell_past_the_lookahead_that_closes_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csvrecords, "_LOOKAHEAD", 64)
+    monkeypatch.setattr(csvlines, "_LOOKAHEAD", 64)
     cell = "".join(f"line {n}, with a comma\n" for n in range(50))
     path = write(tmp_path / "x.csv", f'title,body\nA,"{cell}"\nB,b\n')
     assert [i.node.get("content") for i in items(path) if isinstance(i, Draft)] == [cell, "b"]
@@ -206,7 +208,7 @@ def test_any_quoting_resumes_from_any_cursor_and_the_lookahead_changes_nothing(
     options = Options({"delimiter": ","})
     plain = assert_resumes(path, options)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(csvrecords, "_LOOKAHEAD", lookahead)
+        patch.setattr(csvlines, "_LOOKAHEAD", lookahead)
         assert assert_resumes(path, options) == plain
     # Rows come in order, each the exact bytes it says, a record as csv reads its text; and
     # at most one is cut for a quoted field that never closes (see the module docstring).

@@ -20,7 +20,8 @@ from isometry.errors import ModelError, PermissionRefused, SourceError, SourceUn
 from isometry.model import JSON, Node, node_id_for
 from isometry.sources import registry
 from isometry.sources.base import Draft, Importer, Item, Options, Rejected
-from isometry.sources.csvrecords import CsvImporter, unique_names
+from isometry.sources.csvlines import unique_names
+from isometry.sources.csvrecords import CsvImporter
 from isometry.sources.jsonrecords import JsonImporter
 from isometry.sources.records import map_record, parse_time, row_key
 from openers import DirectOpener, RefusingOpener
