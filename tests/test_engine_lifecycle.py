@@ -260,6 +260,18 @@ def test_a_record_refused_for_a_field_is_not_taken_for_gone(
     assert "notes" not in op.result
 
 
+def test_a_record_refused_for_repeating_an_id_holds_back_no_deletion(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(3))
+    run_import(repo, tmp_path, path)
+    write_jsonl(path, [record(0), record(0, title="again"), record(1)])
+    op = run_import(repo, tmp_path, path, sync_deletes=True, max_error_rate=0.5)
+    assert (op.counts["quarantined"], op.counts["deleted"]) == (1, 1)
+    assert marked_deleted(repo) == ["Title 2"]
+    assert "notes" not in op.result
+
+
 def test_a_record_not_read_far_enough_to_know_it_keeps_every_node_of_its_file(
     repo: Repository, tmp_path: Path
 ) -> None:

@@ -147,7 +147,9 @@ def test_rows_that_never_close_are_cut_in_linear_time(tmp_path: Path) -> None:
     scan = IMPORTER.scan(path, opener, NO_OPTIONS)
     found = list(IMPORTER.read(path, opener, NO_OPTIONS, None))
     assert scan.records == len(found) == 1
-    assert found[0][0].reason == (  # type: ignore[union-attr]
+    cut = found[0][0]
+    assert isinstance(cut, Rejected)
+    assert cut.reason == (
         f"row 1 (line 2): a quoted field opens on line {count + 1} and never closes"
     )
     size = path.stat().st_size
@@ -363,7 +365,9 @@ def test_a_latin1_row_after_the_first_64_kib_decides_the_encoding(tmp_path: Path
     assert encoding(path) == "cp1252"
     found = items(path)
     assert all(isinstance(item, Draft) for item in found)
-    assert found[-1].node["content"] == "crème brûlée"  # type: ignore[union-attr]
+    last = found[-1]
+    assert isinstance(last, Draft)
+    assert last.node["content"] == "crème brûlée"
 
 
 def test_a_utf8_row_after_the_first_64_kib_keeps_utf8(tmp_path: Path) -> None:

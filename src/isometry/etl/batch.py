@@ -116,7 +116,11 @@ def build(
                 batch.left_out.append(item)
             else:
                 batch.quarantined.append(Quarantined(item.locator, item.raw, item.reason))
-                batch.unkeyed.add(item.locator.file)
+                known = _node_id(item.node) if item.node is not None else None
+                if known is None:
+                    batch.unkeyed.add(item.locator.file)
+                else:
+                    seen.append(known)
             continue
         try:
             row = node_row(item.node)

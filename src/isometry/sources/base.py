@@ -70,11 +70,15 @@ class Draft:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A record the importer could not read at all (a line that is not JSON, say)."""
+    """A record the importer could not read at all (a line that is not JSON, say), or refuses
+    (one that repeats another record's id). ``node``: the identifying fields (``source``,
+    ``source_id``) of the node it stands for, when the importer knows them, so a sync does not
+    take that node for gone from the source."""
 
     locator: Locator
     raw: str
     reason: str
+    node: Mapping[str, JSON] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,7 +119,7 @@ def _item(origin: Origin, header: list[str], row: Row) -> Item:
             return f"row {number} (line {row.line})" if number == row.number else f"row {number}"
 
         if refused := origin.refusal(key, fields, row.number, label):
-            return Rejected(locator, row.text, refused)
+            return Rejected(locator, row.text, refused, origin.identity(key))
     return Draft(
         node=origin.node(fields, key),
         locator=Locator(origin.file, key, row.line, row.start, len(row.data)),

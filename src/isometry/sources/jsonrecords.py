@@ -306,7 +306,8 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
     if not _is_text(key):
         return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _line_label)):
-        return Rejected(_line_locator(origin, start, number, body), text, refused)
+        locator = _line_locator(origin, start, number, body)
+        return Rejected(locator, text, refused, origin.identity(key))
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key, number, start, len(body)),
@@ -450,7 +451,7 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
     if not _is_text(key):
         return Rejected(Locator(origin.file, str(number)), raw, f"item {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _item_label)):
-        return Rejected(Locator(origin.file, key), raw, refused)
+        return Rejected(Locator(origin.file, key), raw, refused, origin.identity(key))
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key),

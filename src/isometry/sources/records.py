@@ -326,6 +326,10 @@ class Origin:
             return repeat_reason(label(number), explicit, label(first))
         return None
 
+    def identity(self, key: str) -> dict[str, JSON]:
+        """The identifying fields of the node of the record ``key`` of this file."""
+        return {"source": self.source, "source_id": source_id_for(self.file, key)}
+
     def node(self, fields: Mapping[str, JSON], key: str) -> dict[str, JSON]:
         """The node fields of the record ``key`` of this file."""
         source_id = source_id_for(self.file, key)

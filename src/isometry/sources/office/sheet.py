@@ -212,7 +212,8 @@ class SheetImport:
         key = f"{self.title}!{row_key(fields, row.number)}"
         origin = self.book.origin
         if origin.checks_keys and (refused := origin.refusal(key, fields, row.number, self._label)):
-            return Rejected(self._locator(row.number), orjson.dumps(raw).decode(), refused)
+            return Rejected(self._locator(row.number), orjson.dumps(raw).decode(), refused,
+                            origin.identity(key))  # fmt: skip
         node = self.book.origin.node(fields, key)
         if formulas:
             properties = dict(node.get("properties") or {})
