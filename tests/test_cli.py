@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
+from clitool import CliTool
 from isometry import api
 from isometry.cli import main as cli_main
 
@@ -28,27 +29,12 @@ def patch(node_id: str, **fields: Any) -> dict[str, Any]:
     return {"op": "patch", "node": {"id": node_id, **fields}}
 
 
-class Cli:
+class Cli(CliTool):
     """Runs ``isometry ARGS --repo REPO`` in-process and keeps the files it writes apart."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.repo = root / "repo"
+        super().__init__(root)
         self.files = 0
-
-    def __call__(
-        self, *args: str, code: int = 0, env: Mapping[str, str | None] | None = None
-    ) -> Result:
-        result = runner.invoke(
-            cli_main.app,
-            [*args, "--repo", str(self.repo)],
-            env={"ISOMETRY_AUTHOR": "tester", "ISOMETRY_REPO": None, **(env or {})},
-        )
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, "--json", code=code).stdout)
 
     def write(self, *lines: Mapping[str, Any] | str) -> str:
         self.files += 1

@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner, Result
 
+from clitool import CliTool
 from isometry import api
 from isometry.cli import engine
-from isometry.cli import main as cli_main
 from isometry.cli.progress import LiveProgress
 from isometry.clock import SystemClock
 from isometry.etl import operations as etl_operations
@@ -28,8 +27,6 @@ from isometry.etl.states import State, move
 from isometry.model import node_id_for
 from isometry.vcs.ops import parse_op
 
-runner = CliRunner()
-
 NOTES: list[dict[str, Any]] = [
     {"id": "n1", "title": "Lisbon trip", "body": "Alfama, Belém", "tags": ["travel"]},
     {"id": "n2", "title": "Groceries", "body": "Milk, eggs", "folder": "Home"},
@@ -37,26 +34,13 @@ NOTES: list[dict[str, Any]] = [
 ]
 
 
-class Cli:
+class Cli(CliTool):
     """Runs ``isometry ARGS --repo REPO`` in-process, with sample sources in ``root/src``."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.repo = root / "repo"
+        super().__init__(root)
         self.sources = root / "src"
         self.sources.mkdir()
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = runner.invoke(
-            cli_main.app,
-            [*args, "--repo", str(self.repo)],
-            env={"ISOMETRY_AUTHOR": "tester", "ISOMETRY_REPO": None},
-        )
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, "--json", code=code).stdout)
 
     def jsonl(self, name: str, records: Sequence[Mapping[str, Any]], *extra: str) -> Path:
         """A JSON Lines file of ``records``, then the ``extra`` lines as they are."""

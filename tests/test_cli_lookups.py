@@ -6,37 +6,20 @@ from __future__ import annotations
 import json
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
+from clitool import CliTool
 from isometry import api
-from isometry.cli import main as cli_main
 from isometry.clock import SystemClock
 from isometry.errors import OperationNotFound
 from isometry.etl import operations as etl_operations
 
-runner = CliRunner()
 
-
-class Cli:
+class Cli(CliTool):
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.repo = root / "repo"
+        super().__init__(root)
         self("init")
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = runner.invoke(
-            cli_main.app,
-            [*args, "--repo", str(self.repo)],
-            env={"ISOMETRY_AUTHOR": "tester", "ISOMETRY_REPO": None},
-        )
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, "--json", code=code).stdout)
 
 
 @pytest.fixture

@@ -10,15 +10,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 import isometry
-from isometry.cli import main as cli_main
-
-runner = CliRunner()
+from clitool import CliTool
 
 # A file name that is not valid UTF-8, as Linux allows (and as it reaches Python: with the
 # undecodable bytes as surrogates).
@@ -26,26 +23,14 @@ BAD_NAME = os.fsdecode(b"bad\xff\xfename.jsonl")
 BAD_SHOWN = r"bad\xff\xfename.jsonl"
 
 
-class Cli:
+class Cli(CliTool):
     """Runs ``isometry ARGS --repo REPO`` in-process; sources go in ``root/src``."""
 
     def __init__(self, root: Path) -> None:
-        self.repo = root / "repo"
+        super().__init__(root)
         self.sources = root / "src"
         self.sources.mkdir()
         self("init")
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = runner.invoke(
-            cli_main.app,
-            [*args, "--repo", str(self.repo)],
-            env={"ISOMETRY_AUTHOR": "tester", "ISOMETRY_REPO": None},
-        )
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, "--json", code=code).stdout)
 
     def note(self, path: Path, title: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)

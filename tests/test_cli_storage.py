@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from isometry.cli import main as cli_main
-
-runner = CliRunner()
+from clitool import CliTool
 
 
-class Cli:
+class Cli(CliTool):
     """Runs ``isometry ARGS --repo REPO`` in-process."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.repo = root / "repo"
-
-    def __call__(self, *args: str, code: int = 0) -> Result:
-        result = runner.invoke(
-            cli_main.app,
-            [*args, "--repo", str(self.repo)],
-            env={"ISOMETRY_AUTHOR": "tester", "ISOMETRY_REPO": None},
-        )
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-        return result
-
-    def json(self, *args: str, code: int = 0) -> Any:
-        return json.loads(self(*args, "--json", code=code).stdout)
 
     def file(self, name: str, data: bytes) -> Path:
         path = self.root / "in" / name
