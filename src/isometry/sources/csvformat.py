@@ -121,9 +121,24 @@ def _encoding_option(path: Path, options: Options) -> str | None:
     if not isinstance(value, str):
         raise SourceError(f"{path}: the option encoding={value!r} is not an encoding's name")
     try:
-        return codecs.lookup(value.strip()).name
+        name = codecs.lookup(value.strip()).name
     except LookupError:
         raise SourceError(f"{path}: unknown encoding {value!r}") from None
+    if not _of_text(name):
+        raise SourceError(f"{path}: {value!r} is a codec, but not an encoding text is written in")
+    return name
+
+
+def _of_text(name: str) -> bool:
+    """Whether the codec ``name`` is a character encoding a file can be read in: rot13,
+    base64 and idna are codecs too, but they fail on a file's bytes, or on ours."""
+    probe = _BYTE_ORDERS.get(name, (name,))[0]  # utf-16 reads nothing without its order
+    try:
+        _SYNTAX.encode(probe)  # first: codecs of bytes to bytes refuse str here
+        codecs.getincrementaldecoder(probe)("replace").decode(bytes(range(256)), final=True)
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _announced(prefix: bytes) -> tuple[bytes, str] | None:
