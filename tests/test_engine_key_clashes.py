@@ -337,3 +337,19 @@ def test_sheet_rows_repeat_ids_within_their_sheet(repo: Repository, tmp_path: Pa
     names = {n["name"] for n in api.nodes(repo)}
     assert {"first", "second", "other first"} <= names
     assert "first again" not in names
+
+
+def test_records_sharing_an_id_with_half_a_character_are_each_refused_for_it(
+    repo: Repository, tmp_path: Path
+) -> None:
+    # Two lines with one id that is not text: each is refused for the id itself, not taken for
+    # a repeat (the id cannot even be kept with the operation), and the rest is imported.
+    path = tmp_path / "src" / "notes.jsonl"
+    path.parent.mkdir()
+    lines = ('{"id": "\\ud800", "title": "a"}', '{"id": "\\ud800", "title": "b"}', '{"id": "c"}')
+    path.write_text("".join(line + "\n" for line in lines))
+    assert JsonImporter().scan(path, OPENER, Options()).repeated == {}
+    op = run_import(repo, tmp_path, path, max_error_rate=1.0)
+    assert (op.counts["inserted"], op.counts["quarantined"]) == (1, 2)
+    reasons = [str(e["reason"]) for e in api.quarantine(repo, op.id)]
+    assert all("its id holds half a character" in reason for reason in reasons)

@@ -72,6 +72,7 @@ from isometry.sources.records import (
     Origin,
     attachments_of,
     cursor_position,
+    is_text,
     open_source,
     row_key,
     sha256_hex,
@@ -303,7 +304,7 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
         reason = f"line {number} is {_kind(value)}, not an object"
         return Rejected(_line_locator(origin, start, number, body), text, reason)
     key = row_key(value, number)
-    if not _is_text(key):
+    if not is_text(key):
         return Rejected(_line_locator(origin, start, number, body), text, f"line {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _line_label)):
         locator = _line_locator(origin, start, number, body)
@@ -320,16 +321,6 @@ def _line_item(origin: Origin, folder: Path, start: int, number: int, body: byte
 # An id, which names the record wherever it goes, must be text: the other fields are checked
 # when the node is.
 _HALF = "its id holds half a character (an unpaired surrogate escape), which is not text"
-
-
-def _is_text(key: str) -> bool:
-    if key.isascii():
-        return True
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _line_label(number: int) -> str:
@@ -448,10 +439,10 @@ def _document_item(origin: Origin, folder: Path, index: int, value: JSON) -> Ite
         locator = Locator(origin.file, str(number))
         return Rejected(locator, raw, f"item {number} is {_kind(value)}, not an object")
     key = row_key(value, number)
-    if not _is_text(key):
+    if not is_text(key):
         return Rejected(Locator(origin.file, str(number)), raw, f"item {number}: {_HALF}")
     if origin.checks_keys and (refused := origin.refusal(key, value, number, _item_label)):
-        return Rejected(Locator(origin.file, key), raw, refused, origin.identity(key))
+        return Rejected(Locator(origin.file, str(number)), raw, refused, origin.identity(key))
     return Draft(
         node=origin.node(value, key),
         locator=Locator(origin.file, key),

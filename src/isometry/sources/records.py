@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import re
-import warnings
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -81,6 +80,34 @@ _RFC822_ZONES: Mapping[str, int] = {
     "UT": 0, "GMT": 0, "EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600,
     "CDT": -5 * 3600, "MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
 }  # fmt: skip
+# "UTC+01:00" is one hour east; dateutil reads "NAME+01:00" as a POSIX zone, one hour west.
+# The name of UTC before an offset says nothing the offset does not: it is taken out.
+_ZONE_BEFORE_OFFSET = re.compile(r"(?<![A-Za-z])(?:UTC|GMT|UT|Z)\s*(?=[+-]\d)", re.IGNORECASE)
+
+
+# Zone names in any case (RFC 822's are case-blind); dateutil knows a name in capitals only.
+_ZONE_NAME = re.compile(
+    r"(?<![A-Za-z])(?:" + "|".join((*_RFC822_ZONES, "UTC")) + r")(?![A-Za-z])", re.IGNORECASE
+)
+
+
+def _upper(found: re.Match[str]) -> str:
+    return found.group().upper()
+
+
+def _zone(name: str | None, offset: int | None) -> int | None:
+    """The offset (seconds east of UTC) of the zone a time names: an offset as it is given
+    (``+01:00``, or 0 for ``UTC``), or one of RFC 822's names; None when it names none. Any
+    other name raises, so the text is no time: dateutil would take the time as UTC, hours
+    off, and no one told."""
+    if offset is not None or name is None:
+        return offset
+    found = _RFC822_ZONES.get(name.upper())
+    if found is None:
+        raise ValueError(f"unknown time zone {name!r}")
+    return found
+
+
 # dateutil fills what a text leaves out from a default; year 1 shows that no year was given.
 _NO_YEAR = datetime(1, 1, 1)
 
@@ -186,6 +213,17 @@ def row_key(fields: Mapping[str, JSON], number: int) -> str:
     return str(number) if key is None else key
 
 
+def is_text(key: str) -> bool:
+    """Whether ``key`` is text that can be stored: no unpaired surrogate (JSON's ``\\ud800``)."""
+    if key.isascii():
+        return True
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def explicit_key(fields: Mapping[str, JSON]) -> str | None:
     """The record's first non-empty id field, as its key; None when it has none."""
     for name, value in fields.items():
@@ -230,6 +268,8 @@ class KeyClashes:
 
     def add(self, fields: Mapping[str, JSON], number: int, scope: str = "") -> None:
         key = explicit_key(fields)
+        if key is not None and not is_text(key):
+            return  # an id with half a character is refused for that, whatever else it clashes
         if self._suspects is not None:
             if key is not None and hash((scope, key)) in self._suspects:
                 first = self._firsts.setdefault(scope + key, number)
@@ -436,17 +476,21 @@ def parse_time(value: JSON, *, dayfirst: bool = False) -> JSON:
     """A time normalised to UTC ISO-8601 with a ``Z``, or ``value`` itself when it is not one.
 
     ISO-8601 is taken as it is. A whole number of 4 digits is a year and one of 8 digits
-    ``YYYYMMDD``, whether a JSON number or text; other numbers are epoch seconds, or
-    milliseconds when they are that large (as text, only those of 9 digits or more: other bare
-    digits are no time). Other text is parsed by dateutil (``01/05/2024`` is 5 January
-    unless ``dayfirst``), and only when it names a year. Zone names are those RFC 822 defines
-    (``UT``, ``GMT``, ``EST``, ``EDT``, ``CST`` ... ``PDT``: what mail and feeds write); any
-    other name (``CET``, ``IST``: often ambiguous) makes the text no time, rather than a time
-    taken in the wrong zone. Times without a zone are UTC.
+    ``YYYYMMDD``, whether a JSON number (``2024`` or ``2024.0``) or text; other numbers are
+    epoch seconds, or milliseconds when they are that large (as text, only those of 9 digits
+    or more: other bare digits are no time). Other text is parsed by dateutil (``01/05/2024``
+    is 5 January unless ``dayfirst``), and only when it names a year. A zone is an offset
+    (``+01:00``, ``UTC+1``: east of UTC, as ISO 8601 has it, not west as POSIX zone strings
+    have it) or a name RFC 822 defines, in any case (``UT``, ``GMT``, ``EST``, ``EDT``,
+    ``CST`` ... ``PDT``: what mail and feeds write); any other name (``CET``, ``IST``: often
+    ambiguous) makes the text no time, rather than a time taken in the wrong zone. Times
+    without a zone are UTC.
     """
     if not isinstance(value, str):
-        if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) in (4, 8):
-            digits = str(value)  # a year, or YYYYMMDD
+        # 2024 and 2024.0 alike (tools that write whole numbers as floats write the latter).
+        number = value if type(value) is int else _whole(value)
+        if number is not None and len(str(number)) in (4, 8):
+            digits = str(number)  # a year, or YYYYMMDD
             converted = parse_time(digits, dayfirst=dayfirst)
             return value if converted == digits else converted
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -463,22 +507,22 @@ def parse_time(value: JSON, *, dayfirst: bool = False) -> JSON:
             return _epoch(int(text) if text.lstrip("+-").isdigit() else float(text), value)
         if len(whole) not in (4, 8):  # a year, or YYYYMMDD; other bare numbers are no date
             return value
+    zoned = _ZONE_NAME.sub(_upper, _ZONE_BEFORE_OFFSET.sub("", text))
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            moment = date_parser.parse(
-                text, default=_NO_YEAR, dayfirst=dayfirst, tzinfos=_RFC822_ZONES
-            )
+        moment = date_parser.parse(zoned, default=_NO_YEAR, dayfirst=dayfirst, tzinfos=_zone)
     except (ValueError, OverflowError):
         return value
-    if any(issubclass(w.category, date_parser.UnknownTimezoneWarning) for w in caught):
-        return value  # dateutil would take the time as UTC: hours off, and no one told
     if not isinstance(moment, datetime) or (moment.year == 1 and "0001" not in text):
         return value
     try:
         return utc_timestamp(moment)
     except (ModelError, ValueError, OverflowError):
         return value
+
+
+def _whole(value: JSON) -> int | None:
+    """A float's value when it is a whole number (``2024.0``); None for anything else."""
+    return int(value) if type(value) is float and value.is_integer() else None
 
 
 def _epoch(number: int | float, original: JSON) -> JSON:
