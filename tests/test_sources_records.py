@@ -198,6 +198,15 @@ def test_a_later_type_column_with_a_known_type_wins() -> None:
         ("Fri, 05 Jan 2024 10:00:00 EST", "2024-01-05T15:00:00Z"),
         ("2024-06-05 10:00 EDT", "2024-06-05T14:00:00Z"),
         ("2024-01-05 10:00 GMT", "2024-01-05T10:00:00Z"),
+        ("2024-01-05 10:00 pst", "2024-01-05T18:00:00Z"),  # RFC 822's names are case-blind
+        # An offset after UTC's name is east of UTC, as ISO 8601 has it (not POSIX's west).
+        ("2024-01-05 10:00 UTC+01:00", "2024-01-05T09:00:00Z"),
+        ("2024-01-05 10:00 GMT+1", "2024-01-05T09:00:00Z"),
+        ("2024-01-05 10:00 UTC-5", "2024-01-05T15:00:00Z"),
+        ("2024-01-05 10:00 GMT+05:30", "2024-01-05T04:30:00Z"),
+        # Whole numbers written as floats read as the whole numbers do.
+        (2024.0, "2024-01-01T00:00:00Z"),
+        (20240105.0, "2024-01-05T00:00:00Z"),
     ],
 )
 def test_dates_are_parsed_and_normalised(value: JSON, expected: str) -> None:
@@ -213,7 +222,8 @@ def test_day_first_is_an_option() -> None:
 @pytest.mark.parametrize(
     "value",
     ["yesterday", "Jan 5", "10:00", "42", "2024-13-45", True, {"y": 2024}, 1e300, 20241345,
-     "2024-01-05 10:00 CET", "2024-01-05 10:00 IST"],  # zones whose name is no offset: no time
+     # zones named by other names than RFC 822's: no time
+     "2024-01-05 10:00 CET", "2024-01-05 10:00 IST", "2024-01-05 10:00 cet"],
 )  # fmt: skip
 def test_dates_that_cannot_be_parsed_are_left_for_validation(value: JSON) -> None:
     assert parse_time(value) == value
