@@ -174,8 +174,28 @@ def _properties(value: object, name: str = "properties") -> dict[str, JSON]:
         # A round trip proves the value is plain JSON and gives it one canonical shape.
         loaded: dict[str, JSON] = orjson.loads(orjson.dumps(dict(value)))
     except TypeError as error:
+        big = _too_big(value)
+        if big is not None:
+            raise ModelError(
+                f"{name}: the number {big} does not fit in 64 bits, as stored numbers must: "
+                "give it as text"
+            ) from None
         raise ModelError(f"{name}: not JSON: {error}") from None
     return loaded
+
+
+def _too_big(value: object) -> int | None:
+    """An integer in ``value`` (at any depth) that JSON as stored cannot hold, if any."""
+    if type(value) is int:
+        return value if not -(2**63) <= value < 2**64 else None
+    parts = (
+        value.values() if isinstance(value, Mapping) else value if isinstance(value, list) else ()
+    )
+    for part in parts:
+        found = _too_big(part)
+        if found is not None:
+            return found
+    return None
 
 
 TEXT_FIELDS = (
