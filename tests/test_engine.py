@@ -812,6 +812,33 @@ def test_a_resumed_source_must_be_unchanged(repo: Repository, tmp_path: Path) ->
     assert api.operation(repo, op.id).shown_state(repo.clock.now()) is State.INTERRUPTED
 
 
+def test_a_resumed_source_whose_time_alone_changed_resumes(
+    repo: Repository, tmp_path: Path
+) -> None:
+    """A file touched (its time changed, its bytes not), as sync tools do, is the same file: the
+    resume goes on, and ends as an import that never stopped. Same size, other bytes: refused."""
+    path = write_jsonl(tmp_path / "src" / "notes.jsonl", records(120))
+    op = create(repo, tmp_path, path)
+    with pytest.raises(Interrupt):
+        api.run_operation(repo, op.id, author=AUTHOR, on_progress=interrupt_after_batches(1))
+    later = path.stat().st_mtime_ns + 5_000_000_000
+    os.utime(path, ns=(later, later))
+    set_owner(repo, op.id, dead_owner())
+    done = api.run_operation(repo, op.id, author=AUTHOR)
+    assert done.state is State.SUCCEEDED
+    assert done.counts["inserted"] == 120
+
+    other = write_jsonl(tmp_path / "src" / "other.jsonl", records(120))
+    op = create(repo, tmp_path, other)
+    with pytest.raises(Interrupt):
+        api.run_operation(repo, op.id, author=AUTHOR, on_progress=interrupt_after_batches(1))
+    data = other.read_bytes()
+    other.write_bytes(data.replace(b"Title 119", b"Title 911"))  # the same size
+    set_owner(repo, op.id, dead_owner())
+    with pytest.raises(SourceUnreadable, match="changed since the operation started"):
+        api.run_operation(repo, op.id, author=AUTHOR)
+
+
 def test_a_running_operation_whose_process_is_gone_shows_as_interrupted(
     repo: Repository, tmp_path: Path
 ) -> None:

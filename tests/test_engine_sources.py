@@ -44,7 +44,7 @@ def test_files_found_in_a_folder_know_that_folder_and_keep_it_on_resume(tmp_path
     assert files[0].options(Options({"dayfirst": True})) == Options(
         {"dayfirst": True}, root=vault.resolve()
     )
-    again = recheck([f.to_json() for f in files], accessor)
+    again = recheck([f.to_json() for f in files], accessor, Options())
     assert [f.root for f in again] == [vault.resolve(), None]
 
 

@@ -268,7 +268,7 @@ class Executor:
         try:
             self._check_sources(run)
             if "sources" in run.op.result:
-                run.files = recheck(run.op.result["sources"], run.accessor)
+                run.files = recheck(run.op.result["sources"], run.accessor, run.options)
         except IsometryError as error:
             with self.repo.db.transaction() as conn:
                 operations.log(
@@ -386,7 +386,7 @@ class Executor:
         if "sources" in op.result:
             # Resuming: the sources must be the ones the checkpoints point into.
             if not run.files:
-                run.files = recheck(op.result["sources"], run.accessor)
+                run.files = recheck(op.result["sources"], run.accessor, run.options)
             run.total = sum(f.records for f in run.files)
             with self.repo.db.transaction() as conn:
                 operations.update(

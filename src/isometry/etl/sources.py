@@ -183,24 +183,37 @@ def check_name(source: Path | str) -> None:
         raise SourceUnreadable(problem)
 
 
-def recheck(known: Sequence[Mapping[str, JSON]], accessor: Accessor) -> list[SourceFile]:
+def recheck(
+    known: Sequence[Mapping[str, JSON]], accessor: Accessor, options: Options
+) -> list[SourceFile]:
+    """The files an operation scanned when it started, checked to be as they were then, so a
+    resume reads what its checkpoints point into. A file whose time changed but not its size is
+    scanned again (a sync tool or ``touch`` changes the time alone): the same fingerprint is
+    the same file."""
     out: list[SourceFile] = []
     for entry in known:
         path = Path(str(entry["path"]))
         resolved = accessor.check(path)
+        root, clashing, repeated = entry.get("root"), entry.get("clashing"), entry.get("repeated")
+        folder = Path(root).resolve() if isinstance(root, str) else None
+        importer = registry.load(str(entry["importer"]))
         try:
             stat = resolved.stat()
         except OSError as error:
             raise SourceUnreadable(f"{path}: cannot resume: {error.strerror or error}") from None
-        if stat.st_size != entry["size"] or stat.st_mtime_ns != entry["mtime_ns"]:
+        same = stat.st_size == entry["size"] and (
+            stat.st_mtime_ns == entry["mtime_ns"]
+            or importer.scan(resolved, accessor, replace(options, root=folder)).fingerprint
+            == entry["fingerprint"]
+        )
+        if not same:
             raise SourceUnreadable(
                 f"{path} changed since the operation started; resuming would mix two versions "
                 "of it: cancel this operation and import again"
             )
-        root, clashing, repeated = entry.get("root"), entry.get("clashing"), entry.get("repeated")
         out.append(
-            SourceFile(resolved, registry.load(str(entry["importer"])), int(entry["records"]),
-                       int(entry["size"]), str(entry["fingerprint"]), int(entry["mtime_ns"]),
+            SourceFile(resolved, importer, int(entry["records"]), int(entry["size"]),
+                       str(entry["fingerprint"]), stat.st_mtime_ns,
                        Path(root) if isinstance(root, str) else None,
                        tuple(map(str, clashing)) if isinstance(clashing, list) else (),
                        _numbers(repeated))
