@@ -34,6 +34,7 @@ from typing import BinaryIO
 from charset_normalizer import CharsetMatch, from_bytes
 
 from isometry.errors import SourceError, SourceUnreadable
+from isometry.model import JSON
 from isometry.sources.base import Options
 from isometry.sources.records import BOMS
 
@@ -103,13 +104,24 @@ def _delimiter_option(path: Path, options: Options) -> str | None:
     value = options.get("delimiter")
     if value is None:
         return None
+    try:
+        return delimiter_named(value)
+    except ValueError as error:
+        raise SourceError(
+            f"{path}: the option delimiter={value!r} is not a delimiter: {error}"
+        ) from None
+
+
+def delimiter_named(value: JSON) -> str:
+    """The delimiter a value of the option ``delimiter`` names (see the module docstring);
+    ``ValueError`` saying what to give for one that names none."""
     if isinstance(value, str):
         delimiter = value if len(value) == 1 else DELIMITER_NAMES.get(value.strip().lower())
         if delimiter is not None and delimiter not in '"\r\n' and not delimiter.isalnum():
             return delimiter
-    raise SourceError(
-        f"{path}: the option delimiter={value!r} is not a delimiter: give one character (not a "
-        "letter, digit, quote or line break), or tab, \\t, comma, semicolon, pipe or space"
+    raise ValueError(
+        "give one character (not a letter, digit, quote or line break), or tab, \\t, comma, "
+        "semicolon, pipe or space"
     )
 
 
@@ -121,9 +133,24 @@ def _encoding_option(path: Path, options: Options) -> str | None:
     if not isinstance(value, str):
         raise SourceError(f"{path}: the option encoding={value!r} is not an encoding's name")
     try:
-        return codecs.lookup(value.strip()).name
-    except LookupError:
+        return encoding_named(value)
+    except ValueError:
         raise SourceError(f"{path}: unknown encoding {value!r}") from None
+
+
+def encoding_named(value: JSON) -> str:
+    """The name ``codecs`` gives the text encoding a value of the option ``encoding`` names;
+    ``ValueError`` for one that names none (``base64`` is a codec, not a text encoding).
+    Whether a file can be in it is told from the file's bytes when it is read."""
+    if isinstance(value, str):
+        try:
+            name = codecs.lookup(value.strip()).name
+            "\n".encode(name)  # LookupError for a codec of bytes to bytes
+        except LookupError:
+            pass
+        else:
+            return name
+    raise ValueError("give the name of an encoding, e.g. utf-8, cp1252, latin-1 or utf-16")
 
 
 def _announced(prefix: bytes) -> tuple[bytes, str] | None:

@@ -42,9 +42,17 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
-from isometry.sources.records import cursor_position, map_columns, map_record
+from isometry.sources.options import OptionSpec
+from isometry.sources.records import DAYFIRST, cursor_position, map_columns, map_record
 from isometry.sources.sqlitefile import Snapshot, is_sqlite, quoted, snapshot
-from isometry.sources.sqlitemap import DatabaseMapping, MappingError, TableMapping, load
+from isometry.sources.sqlitemap import (
+    MAPPING,
+    TABLES,
+    DatabaseMapping,
+    MappingError,
+    TableMapping,
+    load,
+)
 
 SOURCE = "sqlite"
 
@@ -167,6 +175,7 @@ class SqliteImporter:
     name: ClassVar[str] = SOURCE
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = (MAPPING, TABLES, DAYFIRST)
 
     def accepts(self, path: Path) -> bool:
         return is_sqlite(path)
@@ -182,7 +191,7 @@ class SqliteImporter:
     ) -> Iterator[tuple[Item, JSON]]:
         start, after = _position(cursor, path)
         mapping = load(path, opener, options)
-        dayfirst = options.get("dayfirst") is True
+        dayfirst = options.flag(DAYFIRST.name)
         with snapshot(path, opener) as snap:
             snap.connection.text_factory = _text
             tables = tables_of(path, snap, mapping)
