@@ -208,6 +208,26 @@ def test_an_operation_stored_before_options_were_checked_still_resumes(
 # -- what a template takes ------------------------------------------------------------------
 
 
+def test_templates_lists_each_templates_options_with_what_they_do(cli: Cli) -> None:
+    offered = {t["id"]: t for t in cli.json("templates")}
+    csv_options = {o["name"]: o for o in offered["csv-import"]["options"]}
+    assert list(csv_options) == [
+        "delimiter",
+        "encoding",
+        "dayfirst",
+        "include_hidden",
+        "include_deleted",
+    ]
+    assert csv_options["dayfirst"]["takes"] == "true or false"
+    assert "1 May" in csv_options["dayfirst"]["description"]
+    export = [o["name"] for o in offered["data-export-archive"]["options"]]
+    assert export == ["at", "format"]
+    human = cli("templates").stdout
+    [row] = [line.split() for line in human.splitlines() if line.startswith("rows_as_nodes")]
+    assert row[:6] == ["rows_as_nodes", "true", "or", "false", "bulk-office-import,", "Also"]
+    assert "--option KEY=VALUE" in human
+
+
 def test_every_template_takes_its_own_default_options() -> None:
     for template in templates.offered():
         given = template.defaults.options

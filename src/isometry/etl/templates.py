@@ -62,6 +62,7 @@ class Template:
             "permissions": sorted(self.permissions),
             "sources": list(self.sources),
             "defaults": self.defaults.to_json(),
+            "options": [spec.to_json() for spec in self.options().values()],
         }
 
 
