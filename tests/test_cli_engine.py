@@ -202,7 +202,7 @@ def test_configuration_options_reach_the_operation(cli: Cli) -> None:
     op = cli.import_(
         path, "--batch-size", "50", "--no-dedup", "--branch-strategy", "temporary",
         "--max-error-rate", "0.2", "--timeout", "60", "--option", "layout=lines",
-        "--option", "depth=2", "--include", "*.jsonl",
+        "--option", "dayfirst=Yes", "--include", "*.jsonl",
     )  # fmt: skip
     config = op["config"]
     assert config["batch_size"] == 50
@@ -210,7 +210,7 @@ def test_configuration_options_reach_the_operation(cli: Cli) -> None:
     assert config["branch_strategy"] == "temporary"
     assert config["max_error_rate"] == 0.2
     assert config["timeout_seconds"] == 60
-    assert config["options"] == {"layout": "lines", "depth": 2}
+    assert config["options"] == {"layout": "lines", "dayfirst": True}
     assert config["include"] == ["*.jsonl"]
     assert op["result"]["branch_deleted"] is True
     assert op["branch"] not in [b["name"] for b in cli.json("branches")]

@@ -295,7 +295,7 @@ def test_an_encoding_option_that_is_not_a_name_is_refused(tmp_path: Path, value:
 @pytest.mark.parametrize("value", ["rot13", "base64", "idna", "punycode", "zlib"])
 def test_a_codec_that_is_no_text_encoding_is_refused_by_name(tmp_path: Path, value: str) -> None:
     path = write(tmp_path / "x.csv", "title\nCaf\xe9\n".encode("cp1252"))
-    with pytest.raises(SourceError, match=f"'{value}' is a codec, but not an encoding"):
+    with pytest.raises(SourceError, match=f"'{value}' is a codec, not an encoding"):
         read(path, Options({"encoding": value}))
 
 

@@ -176,6 +176,22 @@ def test_direct_sync_applies_only_what_changed(repo: Repository, tmp_path: Path)
     assert live == {"Plant tomatoes", "Fix the gate hinge", "Paint the fence"}
 
 
+def test_dayfirst_reads_dates_day_first_in_mapped_and_unmapped_tables(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, due TEXT)")
+        db.execute("CREATE TABLE chores (id INTEGER PRIMARY KEY, what TEXT, due TEXT)")
+        db.execute("INSERT INTO tasks VALUES (1, 'Pay rent', '01/05/2024')")
+        db.execute("INSERT INTO chores VALUES (1, 'Water plants', '02/05/2024')")
+    db.close()
+    mapped = {"tasks": {}, "chores": {"columns": {"what": "name", "due": "due_at"}}}
+    import_(repo, "sqlite-database-import", path, dayfirst=True, tables=mapped)
+    due = {n["name"]: n["due_at"] for n in api.nodes(repo)}
+    assert due == {"Pay rent": "2024-05-01T00:00:00Z", "Water plants": "2024-05-02T00:00:00Z"}
+
+
 def test_a_file_that_is_not_a_database_is_not_taken(tmp_path: Path) -> None:
     text = tmp_path / "notes.db"
     text.write_text("just text")

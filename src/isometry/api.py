@@ -252,9 +252,11 @@ def create_operation(
     base: Path,
 ) -> Operation:
     """An operation from a template, its sources and grants (``PERMISSION=PATH``, relative
-    paths against ``base``), with configuration overriding the template's defaults."""
+    paths against ``base``), with configuration overriding the template's defaults. Its
+    ``options`` are checked against the template's (``InvalidOption``) and kept parsed."""
     chosen = template_registry.get(template)
     settings_ = chosen.defaults.with_overrides(dict(config or {}))
+    settings_ = settings_.with_overrides({"options": chosen.check_options(settings_.options)})
     granted = Grants.parse(grants, base)
     paths = [str((base / Path(s)).absolute()) for s in sources]
     if not paths:
@@ -266,6 +268,13 @@ def create_operation(
             conn, template=chosen.id, config=settings_, sources=paths,
             grants=granted.to_json(), now=repo.now(),
         )  # fmt: skip
+
+
+def check_options(template: str, options: Mapping[str, JSON]) -> dict[str, JSON]:
+    """``options`` as an operation of ``template`` would keep them, parsed; one the template
+    does not take, or a value it cannot use, raises ``InvalidOption`` (as creating the
+    operation would)."""
+    return template_registry.get(template).check_options(options)
 
 
 def run_operation(
@@ -599,6 +608,10 @@ def export(
     archive (``jsonl``, importable again with the template ``archive-import``, same root hash)
     or a Markdown vault (``markdown``). Runs as a ``data-export-archive`` operation, granted
     the folder it writes into; a failure raises its error."""
+    if form not in etl_export.FORMATS:  # said as the caller named it, before any operation
+        raise etl_export.ExportRefused(
+            f"unknown export format {form!r} (use one of {', '.join(etl_export.FORMATS)})"
+        )
     target = out.absolute()
     op = import_(repo, "data-export-archive", [target], author=author, base=target.parent,
                  grants=[f"file-system={target.parent}"], on_progress=on_progress,

@@ -108,6 +108,13 @@ class InvalidConfiguration(EtlError, ValueError):
     """An operation's configuration that cannot run (bad batch size, unknown strategy...)."""
 
 
+class InvalidOption(InvalidConfiguration):
+    """An importer option the template's importers do not take, or a value they cannot use:
+    refused before the operation is made, a usage error."""
+
+    exit_code = 2
+
+
 class PermissionRefused(EtlError, PermissionError):
     """A source outside the operation's grants, or a grant the template needs and lacks."""
 

@@ -7,10 +7,10 @@ the template's defaults).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
 import typer
 
 from isometry import api
@@ -18,7 +18,7 @@ from isometry.cli import render_engine
 from isometry.cli.options import AuthorOption, DebugOption, JsonOption, RepoOption, author_name
 from isometry.cli.progress import live_progress
 from isometry.cli.session import CONFLICTS, Session, session
-from isometry.errors import InvalidConfiguration
+from isometry.errors import InvalidConfiguration, InvalidOption
 from isometry.etl.access import PERMISSIONS
 from isometry.etl.config import MAX_BATCH, MIN_BATCH, OperationConfig
 from isometry.etl.states import State
@@ -152,8 +152,8 @@ OptionOption = Annotated[
     typer.Option(
         "--option",
         metavar="KEY=VALUE",
-        help="An importer option, e.g. delimiter=';' or encoding=cp1252 (VALUE is read as JSON "
-        "when it is JSON, else as text; repeatable).",
+        help="An option of the template's importers, e.g. delimiter=';', encoding=cp1252 or "
+        "dayfirst=true; 'isometry templates' lists each template's (repeatable).",
     ),
 ]
 
@@ -186,14 +186,6 @@ def grant_specs(values: list[str] | None, option: str) -> list[str]:
     return [f"{key}={Path(path).expanduser()}" for key, path in pairs]
 
 
-def _option_value(text: str) -> JSON:
-    try:
-        value: JSON = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    return value
-
-
 def import_config(
     *,
     batch_size: int | None,
@@ -215,8 +207,8 @@ def import_config(
     include_deleted: bool = False,
 ) -> dict[str, Any]:
     """The configuration keys the user gave, by the engine's names."""
-    pairs = _pairs(option, "--option", "KEY=VALUE", blank_values=True)
-    options = {key: _option_value(text) for key, text in pairs}
+    # Values stay text here: each option's declaration reads its own (``check_options``).
+    options: dict[str, JSON] = dict(_pairs(option, "--option", "KEY=VALUE", blank_values=True))
     if include_deleted:
         options["include_deleted"] = True
     given: dict[str, Any] = {
@@ -276,6 +268,15 @@ def _check(chosen: dict[str, Any]) -> None:
         OperationConfig().with_overrides(dates)
     except InvalidConfiguration as error:
         raise typer.BadParameter(str(error), param_hint=["--from", "--to"]) from None
+
+
+def check_options(template: str, config: Mapping[str, Any]) -> None:
+    """An option the template does not take, or a value it cannot use, is a usage error of
+    ``--option``, found before the repository is opened (making the operation checks again)."""
+    try:
+        api.check_options(template, config.get("options") or {})
+    except InvalidOption as error:
+        raise typer.BadParameter(str(error), param_hint="--option") from None
 
 
 def failure(op: Operation, run: Session) -> str | None:
@@ -358,6 +359,7 @@ def import_(
     )  # fmt: skip
     grants = grant_specs(allow, "--allow")
     with session(repo, as_json=json_out, debug=debug) as run:
+        check_options(template, config)
         with live_progress(run) as sink:
             op = api.import_(
                 run.repo, template, sources, author=author_name(author), grants=grants,

@@ -30,6 +30,7 @@ from isometry.cli.engine import (
     TemplateArgument,
     TimeoutOption,
     ToOption,
+    check_options,
     failure,
     grant_specs,
     import_config,
@@ -102,6 +103,7 @@ def queue(
     )  # fmt: skip
     grants = grant_specs(allow, "--allow")
     with session(repo, as_json=json_out, debug=debug) as run:
+        check_options(template, config)
         op = api.queue_operation(
             run.repo, template, sources, grants=grants, config=config, base=Path.cwd()
         )

@@ -22,6 +22,7 @@ from isometry.model import JSON
 if TYPE_CHECKING:
     from isometry.etl.operations import Operation
     from isometry.etl.templates import Template
+    from isometry.sources.options import OptionSpec
     from isometry.sources.sqlitedb import TableInfo
 
 COUNTS = ("read", "inserted", "updated", "unchanged", "quarantined", "filtered", "deleted")
@@ -81,6 +82,29 @@ def templates(offered: Sequence[Template]) -> RenderableType:
             Text(", ".join(template.sources)),
         )
     hint = "Run one with 'isometry import TEMPLATE SOURCE... --allow PERMISSION=PATH'."
+    return Group(table, Text(hint, "dim"), Text(), _options(offered))
+
+
+def _options(offered: Sequence[Template]) -> RenderableType:
+    """Every option once, by name, with the templates that take it: the options an importer
+    declares recur in every template that reads with it."""
+    specs: dict[str, OptionSpec] = {}
+    taking: dict[str, list[str]] = {}
+    for template in offered:
+        for spec in template.options().values():
+            specs.setdefault(spec.name, spec)
+            taking.setdefault(spec.name, []).append(template.id)
+    reading = [t.id for t in offered if t.category != "export"]
+    table = new_table("option", "takes", "templates", "what it does")
+    for name in sorted(specs):
+        ids = taking[name]
+        table.add_row(
+            Text(name, "bold"),
+            Text(specs[name].takes),
+            Text("every one that reads sources" if ids == reading else ", ".join(ids)),
+            Text(specs[name].description),
+        )
+    hint = "Give one with --option KEY=VALUE (true or false also as yes/no, on/off, 1/0)."
     return Group(table, Text(hint, "dim"))
 
 

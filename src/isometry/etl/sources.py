@@ -142,7 +142,7 @@ def expand(
         root = Path(source)
         if root.is_dir():
             refused: list[tuple[Path, IsometryError]] = []
-            hidden = options.get("include_hidden") is True
+            hidden = options.flag("include_hidden")
             chosen = [
                 (path, imp)
                 for path in _files(root, config, accessor, hidden, refused)

@@ -1,7 +1,8 @@
 """The template registry, in the vocabulary of the Isometry design.
 
 A template is offered only when every importer it reads with is installed: the Apple, office
-and sync templates arrive with their sources.
+and sync templates arrive with their sources. The options it takes are its importers' (each
+declares its own) and the engine's (``etl.options``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from isometry.errors import UnknownTemplate
+from isometry.etl import options as engine_options
 from isometry.etl.config import OperationConfig
 from isometry.model import JSON
 from isometry.sources import registry
+from isometry.sources.base import options_of
+from isometry.sources.options import OptionSpec
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,23 @@ class Template:
             return True  # it reads the repository, not a source
         return bool(self.sources) and set(self.sources) <= installed
 
+    def options(self) -> dict[str, OptionSpec]:
+        """The options an operation of this template takes, by name: each importer's, in the
+        order of ``sources``, then the engine's. Importers that read the same option declare
+        it alike (the first declaration is the one kept)."""
+        found: dict[str, OptionSpec] = {}
+        for name in self.sources:
+            for spec in options_of(registry.load(name)):
+                found.setdefault(spec.name, spec)
+        for spec in engine_options.EXPORT if self.category == "export" else engine_options.READING:
+            found.setdefault(spec.name, spec)
+        return found
+
+    def check_options(self, values: Mapping[str, JSON]) -> dict[str, JSON]:
+        """``values`` checked and parsed (see ``etl.options.checked``): an option this template
+        does not take, or a value it cannot use, raises ``InvalidOption``."""
+        return engine_options.checked(self.id, values, self.options())
+
     def to_json(self) -> dict[str, JSON]:
         return {
             "id": self.id,
@@ -41,6 +62,7 @@ class Template:
             "permissions": sorted(self.permissions),
             "sources": list(self.sources),
             "defaults": self.defaults.to_json(),
+            "options": [spec.to_json() for spec in self.options().values()],
         }
 
 

@@ -24,6 +24,7 @@ import orjson
 from isometry.errors import SourceError, SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Attachment, Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import cursor_position, open_source
 
 FORMAT = "isometry-archive"
@@ -57,6 +58,7 @@ class ArchiveImporter:
     name: ClassVar[str] = "archive"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         if path.name != "manifest.json":

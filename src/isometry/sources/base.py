@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol
 
 from isometry.model import JSON
+from isometry.sources.options import OptionSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,17 @@ class Options:
     def get(self, name: str, default: JSON = None) -> JSON:
         return self.values.get(name, default)
 
+    def flag(self, name: str) -> bool:
+        """Whether the flag ``name`` is on. Options are kept as their declarations parse them,
+        so only ``True`` is on (an operation made before options were checked may hold text,
+        as it was then read: off)."""
+        return self.values.get(name) is True
+
+    def text(self, name: str) -> str | None:
+        """The option ``name`` when it holds text, else None."""
+        value = self.values.get(name)
+        return value if isinstance(value, str) else None
+
 
 class Importer(Protocol):
     """A source format. One instance reads one source at a time; it holds no state between
@@ -144,6 +156,9 @@ class Importer(Protocol):
     """Version of the transform: bumped when the same record would give a different node."""
     permissions: ClassVar[frozenset[str]]
     """The grants it needs, e.g. ``{"file-system"}`` or ``{"notes"}``."""
+    declared_options: ClassVar[tuple[OptionSpec, ...]]
+    """The options it reads (``options.OptionSpec``): an operation that gives any other is
+    refused when it is created. An importer that declares none takes none (``options_of``)."""
 
     def accepts(self, path: Path) -> bool:
         """Whether this importer reads the source at ``path`` (by name or a quick look)."""
@@ -160,6 +175,13 @@ class Importer(Protocol):
         resumes right after it. A cursor is plain JSON; reading from it again yields exactly
         the records that followed, in the same order, as the same drafts."""
         ...
+
+
+def options_of(importer: Importer) -> tuple[OptionSpec, ...]:
+    """The options an importer declares; none for one that does not say (a plugin written
+    before importers declared them)."""
+    declared = getattr(importer, "declared_options", ())
+    return tuple(spec for spec in declared if isinstance(spec, OptionSpec))
 
 
 def family_of(importer: Importer) -> str | None:

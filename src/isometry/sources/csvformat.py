@@ -34,6 +34,7 @@ from typing import BinaryIO
 from charset_normalizer import CharsetMatch, from_bytes
 
 from isometry.errors import SourceError, SourceUnreadable
+from isometry.model import JSON
 from isometry.sources.base import Options
 from isometry.sources.records import BOMS
 
@@ -103,13 +104,24 @@ def _delimiter_option(path: Path, options: Options) -> str | None:
     value = options.get("delimiter")
     if value is None:
         return None
+    try:
+        return delimiter_named(value)
+    except ValueError as error:
+        raise SourceError(
+            f"{path}: the option delimiter={value!r} is not a delimiter: {error}"
+        ) from None
+
+
+def delimiter_named(value: JSON) -> str:
+    """The delimiter a value of the option ``delimiter`` names (see the module docstring);
+    ``ValueError`` saying what to give for one that names none."""
     if isinstance(value, str):
         delimiter = value if len(value) == 1 else DELIMITER_NAMES.get(value.strip().lower())
         if delimiter is not None and delimiter not in '"\r\n' and not delimiter.isalnum():
             return delimiter
-    raise SourceError(
-        f"{path}: the option delimiter={value!r} is not a delimiter: give one character (not a "
-        "letter, digit, quote or line break), or tab, \\t, comma, semicolon, pipe or space"
+    raise ValueError(
+        "give one character (not a letter, digit, quote or line break), or tab, \\t, comma, "
+        "semicolon, pipe or space"
     )
 
 
@@ -121,12 +133,26 @@ def _encoding_option(path: Path, options: Options) -> str | None:
     if not isinstance(value, str):
         raise SourceError(f"{path}: the option encoding={value!r} is not an encoding's name")
     try:
-        name = codecs.lookup(value.strip()).name
-    except LookupError:
-        raise SourceError(f"{path}: unknown encoding {value!r}") from None
-    if not _of_text(name):
-        raise SourceError(f"{path}: {value!r} is a codec, but not an encoding text is written in")
-    return name
+        return encoding_named(value)
+    except ValueError as error:
+        raise SourceError(f"{path}: the option encoding={value!r}: {error}") from None
+
+
+def encoding_named(value: JSON) -> str:
+    """The name ``codecs`` gives the text encoding a value of the option ``encoding`` names;
+    ``ValueError`` for one that names none (``base64`` is a codec, not a text encoding).
+    Whether a file can be in it is told from the file's bytes when it is read."""
+    advice = "give the name of an encoding, e.g. utf-8, cp1252, latin-1 or utf-16"
+    if isinstance(value, str):
+        try:
+            name = codecs.lookup(value.strip()).name
+        except LookupError:
+            pass
+        else:
+            if _of_text(name):
+                return name
+            raise ValueError(f"{advice} ({value.strip()!r} is a codec, not an encoding text is in)")
+    raise ValueError(advice)
 
 
 def _of_text(name: str) -> bool:

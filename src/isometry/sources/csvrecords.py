@@ -20,9 +20,11 @@ from typing import ClassVar
 
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
-from isometry.sources.csvformat import CsvFormat, detect_format
+from isometry.sources.csvformat import CsvFormat, delimiter_named, detect_format, encoding_named
 from isometry.sources.csvlines import Lines, Row, data_rows, read_header
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import (
+    DAYFIRST,
     ID_NAMES,
     KeyClashes,
     Origin,
@@ -35,6 +37,19 @@ from isometry.sources.records import (
 
 SUFFIXES = frozenset({".csv", ".tsv", ".tab"})
 
+DELIMITER = OptionSpec(
+    "delimiter",
+    "one character, or tab, comma, semicolon, pipe, space",
+    "The character between fields (by default told from the file).",
+    delimiter_named,
+)
+ENCODING = OptionSpec(
+    "encoding",
+    "an encoding's name",
+    "The file's encoding, e.g. cp1252 or utf-16 (by default told from the file).",
+    encoding_named,
+)
+
 
 class CsvImporter:
     """Reads CSV and TSV files with a header row (see the module docstring)."""
@@ -42,6 +57,7 @@ class CsvImporter:
     name: ClassVar[str] = "csv"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = (DELIMITER, ENCODING, DAYFIRST)
 
     def accepts(self, path: Path) -> bool:
         return path.suffix.lower() in SUFFIXES

@@ -29,6 +29,7 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import DONE, digest_stream, open_source, record_read
 
 
@@ -44,6 +45,7 @@ class FileImporter:
     name: ClassVar[str] = "file-system"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         return path.is_file()

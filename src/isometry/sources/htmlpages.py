@@ -42,6 +42,7 @@ from trafilatura.settings import DEFAULT_CONFIG
 
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import (
     BOMS,
     DONE,
@@ -93,6 +94,7 @@ class HtmlImporter:
     name: ClassVar[str] = "html"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         if path.suffix.lower() not in SUFFIXES:

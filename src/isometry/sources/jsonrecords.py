@@ -66,8 +66,10 @@ from isometry.sources.jsondocument import (
     wrapper,
     written,
 )
+from isometry.sources.options import OptionSpec, choice
 from isometry.sources.records import (
     BOMS,
+    DAYFIRST,
     KeyClashes,
     Origin,
     attachments_of,
@@ -79,6 +81,11 @@ from isometry.sources.records import (
 )
 
 Layout = Literal["lines", "document"]
+LAYOUT = choice(
+    "layout",
+    ("lines", "document"),
+    "JSON Lines, or one JSON document of records (by default told from the file).",
+)
 
 LINE_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 SUFFIXES = LINE_SUFFIXES | {".json"}
@@ -95,6 +102,7 @@ class JsonImporter:
     name: ClassVar[str] = "json"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = (LAYOUT, DAYFIRST)
 
     def accepts(self, path: Path) -> bool:
         return path.suffix.lower() in SUFFIXES
@@ -149,7 +157,7 @@ def _layout(path: Path, stream: BinaryIO, options: Options) -> Layout:
     """Tell JSON Lines from a document by the suffix, else by the first line (module docstring)."""
     peek = stream.read(_PEEK)
     _refuse_other_encodings(path, peek)
-    chosen = options.get("layout")
+    chosen = options.text(LAYOUT.name)
     if chosen in ("lines", "document"):
         return "lines" if chosen == "lines" else "document"
     text = peek.removeprefix(BOM).lstrip(_WHITESPACE)

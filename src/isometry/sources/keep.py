@@ -46,6 +46,7 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import (
     DONE,
     digest_stream,
@@ -93,6 +94,7 @@ class GoogleKeepImporter:
     name: ClassVar[str] = "google-keep"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         """A ``.json`` file that looks like a Keep note, or that cannot be told (it does not

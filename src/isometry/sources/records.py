@@ -31,6 +31,7 @@ from dateutil import parser as date_parser  # type: ignore[import-untyped]
 from isometry.errors import IsometryError, ModelError, SourceError, SourceUnreadable
 from isometry.model import JSON, utc_timestamp
 from isometry.sources.base import Attachment, Opener, Options, Scan
+from isometry.sources.options import flag
 
 # Byte order marks and the encodings they announce; UTF-32 first: its little-endian mark
 # begins with UTF-16's.
@@ -41,6 +42,9 @@ BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+
+# The option of every importer that reads record fields, declared once so all read it alike.
+DAYFIRST = flag("dayfirst", "Read 01/05/2024 as 1 May (day first), not as 5 January.")
 
 NODE_TYPES = frozenset(
     {"note", "task", "event", "person", "bookmark", "article", "document", "spreadsheet"}
@@ -343,7 +347,7 @@ class Origin:
 
     @classmethod
     def of(cls, source: str, path: Path, options: Options) -> Origin:
-        dayfirst = options.get("dayfirst") is True
+        dayfirst = options.flag(DAYFIRST.name)
         return cls(source, str(path.resolve()), dayfirst, options.clashing, dict(options.repeated))
 
     @property

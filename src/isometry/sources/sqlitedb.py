@@ -11,7 +11,9 @@ without an INTEGER PRIMARY KEY: give such a table a key in the mapping).
 Values: text, numbers and NULLs as they are; a BLOB is stored as an attachment and its column
 holds the ``attachment:`` link; text that is not UTF-8 is kept the same way, as bytes. A
 foreign key to another imported table, on that table's key, becomes a ``LINK`` edge labelled
-with the column. Internal, virtual (FTS) and shadow tables are not read.
+with the column. Internal, virtual (FTS) and shadow tables are not read. Columns are matched to
+node fields as ``records.map_record`` does (or as the mapping says); the option ``dayfirst``
+reads ``01/05/2024`` as 1 May.
 
 Cursor ``{"table": index of the table, "after": [order key of the last row]}``: rows are read
 in rowid order (primary-key order in a WITHOUT ROWID table), so resume continues right after.
@@ -40,9 +42,17 @@ from isometry.sources.base import (
     Scan,
     attachment_link,
 )
-from isometry.sources.records import cursor_position, map_columns, map_record
+from isometry.sources.options import OptionSpec
+from isometry.sources.records import DAYFIRST, cursor_position, map_columns, map_record
 from isometry.sources.sqlitefile import Snapshot, is_sqlite, quoted, snapshot
-from isometry.sources.sqlitemap import DatabaseMapping, MappingError, TableMapping, load
+from isometry.sources.sqlitemap import (
+    MAPPING,
+    TABLES,
+    DatabaseMapping,
+    MappingError,
+    TableMapping,
+    load,
+)
 
 SOURCE = "sqlite"
 
@@ -165,6 +175,7 @@ class SqliteImporter:
     name: ClassVar[str] = SOURCE
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = (MAPPING, TABLES, DAYFIRST)
 
     def accepts(self, path: Path) -> bool:
         return is_sqlite(path)
@@ -180,6 +191,7 @@ class SqliteImporter:
     ) -> Iterator[tuple[Item, JSON]]:
         start, after = _position(cursor, path)
         mapping = load(path, opener, options)
+        dayfirst = options.flag(DAYFIRST.name)
         with snapshot(path, opener) as snap:
             snap.connection.text_factory = _text
             tables = tables_of(path, snap, mapping)
@@ -193,7 +205,8 @@ class SqliteImporter:
                 for row in rows:
                     order: list[JSON] = list(row[: len(table.order)])
                     values = dict(zip(names, row[len(table.order) :], strict=True))
-                    yield _item(path, table, order, values), {"table": index, "after": order}
+                    item = _item(path, table, order, values, dayfirst)
+                    yield item, {"table": index, "after": order}
 
 
 def _rows(snap: Snapshot, table: Table) -> int:
@@ -213,7 +226,9 @@ def _position(cursor: JSON, path: Path) -> tuple[int, list[JSON] | None]:
     return index, after
 
 
-def _item(path: Path, table: Table, order: list[JSON], row: dict[str, object]) -> Draft:
+def _item(
+    path: Path, table: Table, order: list[JSON], row: dict[str, object], dayfirst: bool
+) -> Draft:
     fields: dict[str, JSON] = {}
     hashed: dict[str, JSON] = {}
     attachments: list[Attachment] = []
@@ -230,9 +245,9 @@ def _item(path: Path, table: Table, order: list[JSON], row: dict[str, object]) -
     encoded = orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS)
     if table.mapping.columns:
         node = map_columns(fields, table.mapping.columns, source=SOURCE, source_id=source_id,
-                           node_type=table.mapping.node_type)  # fmt: skip
+                           node_type=table.mapping.node_type, dayfirst=dayfirst)  # fmt: skip
     else:
-        node = map_record(fields, source=SOURCE, source_id=source_id)
+        node = map_record(fields, source=SOURCE, source_id=source_id, dayfirst=dayfirst)
         if node.get("node_type") == "note":
             node["node_type"] = table.mapping.node_type
     if not node.get("name"):

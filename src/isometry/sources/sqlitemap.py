@@ -14,9 +14,10 @@ labels = "tags"
 ```
 
 The same, given as importer options: ``tables`` (a list of table names, or an object of table
-name to the mapping above) and ``mapping`` (the path of a TOML file like the one above, absolute
-or relative to the database's folder, read through the grants). A table with no ``columns`` is
-mapped by the usual field-name synonyms (title, body, due...).
+name to the mapping above; as text, either in JSON, or names separated by commas) and
+``mapping`` (the path of a TOML file like the one above, absolute or relative to the
+database's folder, read through the grants). A table with no ``columns`` is mapped by the usual
+field-name synonyms (title, body, due...).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import orjson
 from isometry.errors import SourceError
 from isometry.model import JSON
 from isometry.sources.base import Opener, Options
+from isometry.sources.options import OptionSpec, text
 from isometry.sources.records import MAPPABLE, NODE_TYPES, open_source
 
 
@@ -107,6 +109,34 @@ def _tables(value: object, where: str) -> dict[str, TableMapping]:
     if isinstance(value, Mapping):
         return {str(name): _table(str(name), spec, where) for name, spec in value.items()}
     raise MappingError(f"{where}: tables must be a list of table names or a table per name")
+
+
+def _tables_option(value: JSON) -> JSON:
+    """A value of the option ``tables`` checked: a list of table names or an object of
+    mappings, given as such or as JSON text; other text is table names separated by commas."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            value = [name.strip() for name in value.split(",") if name.strip()]
+    try:
+        _tables(value, "")
+    except MappingError as error:
+        raise ValueError(str(error).removeprefix(": ")) from None
+    return value
+
+
+MAPPING = text(
+    "mapping",
+    "A TOML file saying which tables become nodes and how (relative to the database's folder).",
+    takes="a TOML file's path",
+)
+TABLES = OptionSpec(
+    "tables",
+    "table names, or JSON: a list of them or an object of mappings",
+    "Only these tables, each mapped by field names or as the object says (as in a mapping).",
+    _tables_option,
+)
 
 
 def load(database: Path, opener: Opener, options: Options) -> DatabaseMapping:

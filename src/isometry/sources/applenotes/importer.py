@@ -34,6 +34,7 @@ from isometry.sources.applenotes.markdown import render_note
 from isometry.sources.applenotes.proto import BodyError, ProtoMessage, parse_note
 from isometry.sources.applenotes.store import TABLE, Account, Folder, NoteStore
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan, Skipped
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import core_data_time, sha256_hex
 from isometry.sources.sqlitefile import is_sqlite, snapshot
 
@@ -47,6 +48,7 @@ class AppleNotesImporter:
     name: ClassVar[str] = NAME
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"notes", "file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         if path.name.lower() == STORE_NAME:
@@ -87,7 +89,7 @@ class AppleNotesImporter:
 
 
 def _include_deleted(options: Options) -> bool:
-    return options.get("include_deleted") is True
+    return options.flag("include_deleted")
 
 
 def _cursor_pk(cursor: JSON, path: Path) -> int:

@@ -32,9 +32,21 @@ from isometry.model import JSON
 from isometry.sources.base import Item, Locator, Opener, Options, Rejected, Scan
 from isometry.sources.evernote.note import FileContext, Identity, is_deleted, note_items
 from isometry.sources.evernote.stream import Broken, EnexReader
+from isometry.sources.options import OptionSpec, text
 from isometry.sources.records import cursor_position, open_source
 
 SUFFIX = ".enex"
+TAG_SEPARATOR = text(
+    "tag_separator",
+    "Read nested tags written flat: with _, work_projects as work/projects.",
+    takes="a separator, e.g. _",
+    blank=True,
+)
+NOTEBOOK = text(
+    "notebook",
+    "The folder of every note (by default the file's path under the folder, without .enex).",
+    takes="a folder name",
+)
 
 
 class EvernoteImporter:
@@ -43,6 +55,7 @@ class EvernoteImporter:
     name: ClassVar[str] = "evernote"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = (TAG_SEPARATOR, NOTEBOOK)
 
     def accepts(self, path: Path) -> bool:
         return path.suffix.lower() == SUFFIX
@@ -57,7 +70,7 @@ class EvernoteImporter:
             digest.update(chunk)
 
         records = 0
-        deleted_too = options.get("include_deleted") is True
+        deleted_too = options.flag("include_deleted")
         with open_source(path, opener) as stream:
             for part in EnexReader(path, stream).parts(seen):
                 if isinstance(part, Broken):
@@ -70,7 +83,7 @@ class EvernoteImporter:
         self, path: Path, opener: Opener, options: Options, cursor: JSON
     ) -> Iterator[tuple[Item, JSON]]:
         start, done = _position(cursor, path)
-        deleted_too = options.get("include_deleted") is True
+        deleted_too = options.flag("include_deleted")
         file = str(path.resolve())
         seen: Counter[str] = Counter()
         context: FileContext | None = None
@@ -114,19 +127,19 @@ def _position(cursor: JSON, path: Path) -> tuple[int, int]:
 def _context(
     source: str, path: Path, file: str, header: Mapping[str, str], options: Options
 ) -> FileContext:
-    separator = options.get("tag_separator")
+    separator = options.text(TAG_SEPARATOR.name)
     return FileContext(
         source=source,
         file=file,
         folder=_notebook(path, options),
         header=header,
-        tag_separator=separator if isinstance(separator, str) and separator else None,
+        tag_separator=separator or None,
     )
 
 
 def _notebook(path: Path, options: Options) -> str | None:
-    chosen = options.get("notebook")
-    if isinstance(chosen, str) and chosen.strip():
+    chosen = options.text(NOTEBOOK.name)
+    if chosen is not None and chosen.strip():
         return chosen.strip()
     if options.root is not None:
         try:

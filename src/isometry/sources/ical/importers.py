@@ -28,6 +28,7 @@ from isometry.sources.ical.split import Block, Position, blocks, logical_lines
 from isometry.sources.ical.survey import Survey, survey
 from isometry.sources.ical.todos import build_todo
 from isometry.sources.ical.zones import Zones
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import cursor_position, open_source
 
 SUFFIXES = frozenset({".ics", ".ical"})
@@ -39,6 +40,7 @@ class _ICalendarImporter:
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]]
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
     # Both importers read every iCalendar file, each for its own kind of component.
     family: ClassVar[str] = "icalendar"
     builders: ClassVar[Mapping[str, Builder]]  # the kinds of component it keeps

@@ -21,8 +21,9 @@ from typing import ClassVar
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
 from isometry.sources.office.document import read_document, scan_document
-from isometry.sources.office.workbook import read_workbook, scan_workbook
-from isometry.sources.records import Origin
+from isometry.sources.office.workbook import ROWS_AS_NODES, read_workbook, scan_workbook
+from isometry.sources.options import OptionSpec
+from isometry.sources.records import DAYFIRST, Origin
 
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
 DOCUMENT_SUFFIXES = frozenset({".docx"})
@@ -37,6 +38,7 @@ class OfficeImporter:
     name: ClassVar[str] = "office"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = (ROWS_AS_NODES, DAYFIRST)
 
     def accepts(self, path: Path) -> bool:
         suffix = path.suffix.lower()

@@ -38,6 +38,7 @@ from isometry.sources.office.sheet import (
     looks_like_header,
     names_node_fields,
 )
+from isometry.sources.options import flag
 from isometry.sources.records import (
     ID_NAMES,
     KeyClashes,
@@ -48,6 +49,9 @@ from isometry.sources.records import (
 )
 
 KIND = "workbook"
+ROWS_AS_NODES = flag(
+    "rows_as_nodes", "Also a node per row of a sheet whose header row names node fields."
+)
 # What openpyxl raises for a package it cannot read: a broken zip, a missing part (KeyError),
 # XML it cannot parse (a SyntaxError, or ValueError, its own wrapper), no workbook part (OSError).
 _LOAD_ERRORS = (
@@ -79,7 +83,7 @@ def sheets(book: Workbook) -> list[ReadOnlyWorksheet]:
 
 
 def scan_workbook(path: Path, opener: Opener, options: Options) -> Scan:
-    rows_as_nodes = options.get("rows_as_nodes") is True
+    rows_as_nodes = options.flag(ROWS_AS_NODES.name)
     with open_source(path, opener) as stream:
         check_package(path, stream, KIND)
         measured = measure(stream)
@@ -186,5 +190,5 @@ def _book(
     properties = {"file": path.name, **properties}
     if unread:
         properties["not_imported"] = unread
-    rows_as_nodes = options.get("rows_as_nodes") is True
+    rows_as_nodes = options.flag(ROWS_AS_NODES.name)
     return Book(origin, path.stem, fields, properties, rows_as_nodes)

@@ -15,6 +15,7 @@ from typing import ClassVar
 from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import open_source
 from isometry.sources.safari import bookmarksplist, history, netscape
 from isometry.sources.sqlitefile import SQLITE_MAGIC
@@ -31,6 +32,7 @@ class SafariImporter:
     name: ClassVar[str] = "safari"
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"full-disk-access", "file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         suffix = path.suffix.lower()

@@ -17,6 +17,7 @@ from typing import BinaryIO, ClassVar
 from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Item, Opener, Options, Scan
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import DONE, open_source, record_read
 from isometry.sources.vault.index import NOTE_SUFFIXES, Vault, vault_of
 from isometry.sources.vault.links import SOURCE
@@ -29,6 +30,7 @@ class MarkdownImporter:
     name: ClassVar[str] = SOURCE
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         return path.suffix.lower() in NOTE_SUFFIXES

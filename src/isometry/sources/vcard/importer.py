@@ -21,6 +21,7 @@ from typing import ClassVar
 from isometry.errors import SourceUnreadable
 from isometry.model import JSON
 from isometry.sources.base import Draft, Item, Locator, Opener, Options, Rejected, Scan
+from isometry.sources.options import OptionSpec
 from isometry.sources.records import cursor_position, open_source, sha256_hex, source_id_for
 from isometry.sources.vcard.blocks import Block, Kind, blocks, line_separator, lines
 from isometry.sources.vcard.contentlines import CardError, parse_card
@@ -35,6 +36,7 @@ class ContactsImporter:
     name: ClassVar[str] = SOURCE
     version: ClassVar[str] = "1"
     permissions: ClassVar[frozenset[str]] = frozenset({"contacts", "file-system"})
+    declared_options: ClassVar[tuple[OptionSpec, ...]] = ()
 
     def accepts(self, path: Path) -> bool:
         return path.suffix.lower() in SUFFIXES
