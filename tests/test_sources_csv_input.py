@@ -354,10 +354,11 @@ def test_other_single_byte_encodings_are_not_taken_for_cp1252(
     assert encoding(path) != "cp1252"
 
 
-# Short exports as people have them (budgets in euros and pounds), written in cp1252: every
-# row is read as written. Next to them, files in other encodings whose bytes make much the same
-# cp1252 (a sign and digits after a delimiter, words of capitals): they keep their encoding, so
-# that reading the one right is not bought by reading the other wrong.
+# Short exports as people have them (budgets in euros and pounds, names and places in capitals,
+# addresses), written in cp1252: every row is read as written. Next to them, files in other
+# encodings whose bytes make much the same cp1252 (a sign and digits after a delimiter, words of
+# capitals): they keep their encoding, so that reading the one right is not bought by reading
+# the other wrong.
 WESTERN_EXPORTS = [
     "title,price\nCafé,€3\n",
     "title,amount\nRent,€500\nFood,€120\n",
@@ -369,6 +370,19 @@ WESTERN_EXPORTS = [
     "title,day,amount\nCafé,2 Jan,€4.50\nBäckerei,3 Jan,€2.10\n",
     "id,amount\n1,€5\n2,€6\n3,€7\n4,€8\n",
     "name,address,amount\nJosé Peña,Calle Mayor 3,€1.200\n",
+    "name,city\nMÜLLER,Berlin\n",
+    "name,city\nÄÖÜ GmbH,Berlin\n",
+    "name,city\nMÜLLER ÄÖÜ,Berlin\n",
+    "name,city\nPEÑA,Madrid\n",
+    "name,city\nÉCOLE,Paris\n",
+    "name\nÄÖÜ\n",
+    "name\nÉÈ\n",
+    "name\nÑÑ\n",
+    "name;street;city\nFRANÇOISE DUPRÉ;12 rue de l'Église;CRÉTEIL\n",
+    "name;street;city\nJÜRGEN MÜLLER;Hauptstraße 5;MÜNCHEN\n",
+    "name,amount,city\nJOÃO,€12,SÃO PAULO\n",
+    "name,note\nCRÉÉ,idée créée\n",
+    "title,note\ncréé,x\n",
 ]
 LOOKALIKES = [
     ("gb18030", "项目,金额,备注\n房租,500,每月\n午饭,12,公司附近\n"),
@@ -380,6 +394,9 @@ LOOKALIKES = [
     ("euc_jp", "項目,金額,備考\n家賃,500,毎月\n昼食,12,会社の近く\n"),
     ("euc_kr", "title,amount\n월세,500\n점심,12\n"),
     ("euc_kr", "이름,도시\n김민수,서울\n이영희,부산\n"),
+    ("gb18030", "id,title\n1,中心\n2,中文\n"),  # ÖÐÐÄ, ÖÐÎÄ in cp1252
+    ("shift_jis", "name,amount\nﾔﾏﾀﾞ ﾀﾛｳ,1200\nｽｽﾞｷ ﾊﾅｺ,3400\n"),  # ﾔﾏﾀﾞ is ÔÏÀÞ
+    ("shift_jis", "name,amount\nﾄﾖﾀ ｼﾞﾄﾞｳｼｬ,1200\nﾏﾂﾓﾄ ｹﾝ,3400\n"),
 ]
 # Single-byte encodings whose short samples charset-normalizer cannot always tell from one
 # another (cp1251 from mac_cyrillic): what matters here is that they are not cp1252.
@@ -388,6 +405,8 @@ SINGLE_BYTE_LOOKALIKES = [
     ("cp1253", "id,title,amount\n1,Ενοίκιο,€500\n2,Φαγητό,€120\n"),
     ("cp1255", "id,title,amount\n1,שכירות,₪500\n2,אוכל,₪120\n"),
     ("cp1256", "id,title,amount\n1,إيجار,500\n2,طعام,120\n"),
+    ("cp1251", "id,name,city\n1,ИВАНОВ,ЛИПЕЦК\n2,ПЕТРОВА,ТУЛА\n"),  # ÈÂÀÍÎÂ in cp1252
+    ("cp1253", "id,name,city\n1,ΠΑΠΑΔΟΠΟΥΛΟΣ,ΑΘΗΝΑ\n2,ΓΕΩΡΓΙΟΥ,ΠΑΤΡΑ\n"),
 ]
 
 
