@@ -457,6 +457,13 @@ def test_a_latin1_row_after_the_first_64_kib_decides_the_encoding(tmp_path: Path
     assert last.node["content"] == "crème brûlée"
 
 
+@pytest.mark.parametrize("count", [50, 3000])
+def test_a_budget_whose_only_signs_are_euros_is_read_as_cp1252(tmp_path: Path, count: int) -> None:
+    text = "title,amount\n" + "".join(f"Rent {n},€{500 + n}\n" for n in range(count))
+    path = write(tmp_path / "x.csv", text.encode("cp1252"))
+    assert rows(path) == text.splitlines()[1:]
+
+
 def test_euro_amounts_after_the_first_64_kib_are_read_as_cp1252(tmp_path: Path) -> None:
     text = "id,title,amount\n" + _ascii_rows(3000) + "3000,Rent,€500\n3001,Food,€120\n"
     assert len(text) > 2**16

@@ -277,10 +277,12 @@ def _reads_clearly_better(best: CharsetMatch | None, sample: bytes) -> bool:
         return True
     # No language is told from a few letters (charset-normalizer's TOO_SMALL_SEQUENCE), so
     # a reading with a few more, that makes letters of signs (``€3`` as ``Ć3`` in cp775), is
-    # not more coherent for telling one.
+    # not more coherent for telling one. Nor is a messier reading better for being coherent:
+    # the Cyrillic capital A that cp1125 makes of every € in a budget is a language to it.
     letters = sum(c.isalpha() for c in sample.decode(PREFERRED_LEGACY))
     return (
         letters > TOO_SMALL_SEQUENCE
+        and best.chaos <= western.chaos
         and best.coherence >= western.coherence + _CLEARLY_MORE_COHERENT
     )
 
