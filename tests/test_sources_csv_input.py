@@ -361,6 +361,93 @@ def test_other_single_byte_encodings_are_not_taken_for_cp1252(
     assert encoding(path) != "cp1252"
 
 
+# Short exports as people have them (budgets in euros and pounds, names and places in capitals,
+# addresses), written in cp1252: every row is read as written. Next to them, files in other
+# encodings whose bytes make much the same cp1252 (a sign and digits after a delimiter, words of
+# capitals): they keep their encoding, so that reading the one right is not bought by reading
+# the other wrong.
+WESTERN_EXPORTS = [
+    "title,price\nCafé,€3\n",
+    "title,amount\nRent,€500\nFood,€120\n",
+    "title,price\nLunch,€12\n",
+    "title;price\nBrot;€2,50\nKäse;€4,99\n",
+    "title,amount\nRent,3 €\nFood,12€\n",
+    "title,note\nTaxi,costs €50 total\n",
+    "title,amount\nTrain,£45.20\nCoffee,£3\n",
+    "title,day,amount\nCafé,2 Jan,€4.50\nBäckerei,3 Jan,€2.10\n",
+    "id,amount\n1,€5\n2,€6\n3,€7\n4,€8\n",
+    "name,address,amount\nJosé Peña,Calle Mayor 3,€1.200\n",
+    "name,city\nMÜLLER,Berlin\n",
+    "name,city\nÄÖÜ GmbH,Berlin\n",
+    "name,city\nMÜLLER ÄÖÜ,Berlin\n",
+    "name,city\nPEÑA,Madrid\n",
+    "name,city\nÉCOLE,Paris\n",
+    "name\nÄÖÜ\n",
+    "name\nÉÈ\n",
+    "name\nÑÑ\n",
+    "name;street;city\nFRANÇOISE DUPRÉ;12 rue de l'Église;CRÉTEIL\n",
+    "name;street;city\nJÜRGEN MÜLLER;Hauptstraße 5;MÜNCHEN\n",
+    "name,amount,city\nJOÃO,€12,SÃO PAULO\n",
+    "name,note\nCRÉÉ,idée créée\n",
+    "title,note\ncréé,x\n",
+]
+LOOKALIKES = [
+    ("gb18030", "项目,金额,备注\n房租,500,每月\n午饭,12,公司附近\n"),
+    ("gb18030", "姓名,城市\n王小明,北京\n李华,上海\n"),
+    ("big5", "項目,金額,備註\n房租,500,每月\n午餐,12,公司附近\n"),
+    ("big5", "姓名,城市\n王小明,台北\n李華,高雄\n"),
+    ("shift_jis", "title,amount\n家賃,500\n昼食,12\n"),
+    ("shift_jis", "氏名,住所\n山田太郎,東京都新宿区\n鈴木花子,大阪市北区\n"),
+    ("euc_jp", "項目,金額,備考\n家賃,500,毎月\n昼食,12,会社の近く\n"),
+    ("euc_kr", "title,amount\n월세,500\n점심,12\n"),
+    ("euc_kr", "이름,도시\n김민수,서울\n이영희,부산\n"),
+    ("gb18030", "id,title\n1,中心\n2,中文\n"),  # ÖÐÐÄ, ÖÐÎÄ in cp1252
+    ("shift_jis", "name,amount\nﾔﾏﾀﾞ ﾀﾛｳ,1200\nｽｽﾞｷ ﾊﾅｺ,3400\n"),  # ﾔﾏﾀﾞ is ÔÏÀÞ
+    ("shift_jis", "name,amount\nﾄﾖﾀ ｼﾞﾄﾞｳｼｬ,1200\nﾏﾂﾓﾄ ｹﾝ,3400\n"),
+]
+# Single-byte encodings whose short samples charset-normalizer cannot always tell from one
+# another (cp1251 from mac_cyrillic): what matters here is that they are not cp1252.
+SINGLE_BYTE_LOOKALIKES = [
+    ("cp1251", "id,title,amount\n1,Аренда,€500\n2,Еда,€120\n"),
+    ("cp1253", "id,title,amount\n1,Ενοίκιο,€500\n2,Φαγητό,€120\n"),
+    ("cp1255", "id,title,amount\n1,שכירות,₪500\n2,אוכל,₪120\n"),
+    ("cp1256", "id,title,amount\n1,إيجار,500\n2,طعام,120\n"),
+    ("cp1251", "id,name,city\n1,ИВАНОВ,ЛИПЕЦК\n2,ПЕТРОВА,ТУЛА\n"),  # ÈÂÀÍÎÂ in cp1252
+    ("cp1253", "id,name,city\n1,ΠΑΠΑΔΟΠΟΥΛΟΣ,ΑΘΗΝΑ\n2,ΓΕΩΡΓΙΟΥ,ΠΑΤΡΑ\n"),
+]
+
+
+def rows(path: Path) -> list[str]:
+    """The text of each row of ``path`` as read."""
+    return [item.raw for item in items(path)]
+
+
+@pytest.mark.parametrize("text", WESTERN_EXPORTS)
+def test_short_western_exports_are_read_as_written(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "x.csv", text.encode("cp1252"))
+    header, *lines = text.splitlines()
+    assert rows(path) == lines
+    if header.startswith(("title", "name")):
+        delimiter = ";" if ";" in header else ","
+        assert names(path) == [line.split(delimiter)[0] for line in lines]
+
+
+@pytest.mark.parametrize(("file_encoding", "text"), LOOKALIKES)
+def test_short_lookalikes_of_western_exports_keep_their_encoding(
+    tmp_path: Path, file_encoding: str, text: str
+) -> None:
+    path = write(tmp_path / "x.csv", text.encode(file_encoding))
+    assert rows(path) == text.splitlines()[1:]
+
+
+@pytest.mark.parametrize(("file_encoding", "text"), SINGLE_BYTE_LOOKALIKES)
+def test_short_single_byte_lookalikes_are_not_taken_for_cp1252(
+    tmp_path: Path, file_encoding: str, text: str
+) -> None:
+    path = write(tmp_path / "x.csv", text.encode(file_encoding))
+    assert encoding(path) != "cp1252"
+
+
 def _ascii_rows(count: int) -> str:
     return "".join(f"{n},T{n},plain ascii text number {n}\n" for n in range(1, count))
 
@@ -375,6 +462,20 @@ def test_a_latin1_row_after_the_first_64_kib_decides_the_encoding(tmp_path: Path
     last = found[-1]
     assert isinstance(last, Draft)
     assert last.node["content"] == "crème brûlée"
+
+
+@pytest.mark.parametrize("count", [50, 3000])
+def test_a_budget_whose_only_signs_are_euros_is_read_as_cp1252(tmp_path: Path, count: int) -> None:
+    text = "title,amount\n" + "".join(f"Rent {n},€{500 + n}\n" for n in range(count))
+    path = write(tmp_path / "x.csv", text.encode("cp1252"))
+    assert rows(path) == text.splitlines()[1:]
+
+
+def test_euro_amounts_after_the_first_64_kib_are_read_as_cp1252(tmp_path: Path) -> None:
+    text = "id,title,amount\n" + _ascii_rows(3000) + "3000,Rent,€500\n3001,Food,€120\n"
+    assert len(text) > 2**16
+    path = write(tmp_path / "x.csv", text.encode("cp1252"))
+    assert rows(path)[-2:] == ["3000,Rent,€500", "3001,Food,€120"]
 
 
 def test_a_utf8_row_after_the_first_64_kib_keeps_utf8(tmp_path: Path) -> None:

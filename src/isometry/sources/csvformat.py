@@ -6,8 +6,13 @@ chunk, up to its first byte that is not ASCII, and the encoding is told from the
 it decodes, else a guess), so a Latin-1 row far down a file is not taken for bad UTF-8. A guess
 is charset-normalizer's best, except that the common Western encoding (cp1252,
 ``PREFERRED_LEGACY``) is taken when it reads the sample as Western text reads (accented letters
-within words, the usual quotes and signs) and the best guess is not clearly better: a few
-accented letters are valid Big5 or Shift-JIS too; and among Chinese, Japanese and Korean
+within words, words in capitals, the usual quotes and signs) and the best guess, if any, is not
+clearly better, not counting against cp1252 what charset-normalizer takes for mess in Western
+text (a € against the digits of its amount, ``ÄÖÜ``, ``créé``): a few accented letters are valid
+Big5 or Shift-JIS too, and a € is a letter in old DOS encodings (``€3`` is ``Ć3`` in cp775).
+Two or three capitals alone (``ÄÖÜ``, ``ÉÈ``) are Western text too, though they are also the
+bytes of one Chinese character or of a few half-width katakana; more in a row are not (they are
+Cyrillic or Greek in capitals, ``ИВАНОВ`` in cp1251). And among Chinese, Japanese and Korean
 encodings that read it equally well, the one that reads it in its own script. A file with NUL
 bytes and no byte order mark is refused. The option ``encoding`` overrides all this: ``utf-16``
 and ``utf-32`` are read in the byte order of the file's byte order mark (without one, in the
@@ -27,11 +32,13 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from charset_normalizer import CharsetMatch, from_bytes
+from charset_normalizer.constant import TOO_SMALL_SEQUENCE
 
 from isometry.errors import SourceError, SourceUnreadable
 from isometry.model import JSON
@@ -276,26 +283,64 @@ def _not_ascii_window(stream: BinaryIO, tail: bytes) -> tuple[bytes, bool] | Non
 def _guess_encoding(path: Path, sample: bytes) -> str:
     """The encoding of a sample that is not UTF-8 (see the module docstring)."""
     matches = [m for m in from_bytes(sample) if _ascii_compatible(m.encoding)]
-    if not matches:
-        raise SourceUnreadable(f"{path} is not text in an encoding this importer knows")
-    best = matches[0]
-    tied = [m for m in matches if m.chaos <= best.chaos and m.coherence >= best.coherence]
+    best = matches[0] if matches else None
+    tied = [
+        m
+        for m in matches
+        if best is not None and m.chaos <= best.chaos and m.coherence >= best.coherence
+    ]
     if any(PREFERRED_LEGACY in m.could_be_from_charset for m in tied):
         return PREFERRED_LEGACY
-    if _reads_as_western(sample):
-        western = from_bytes(sample, cp_isolation=[PREFERRED_LEGACY]).best()
-        # Short samples are read equally well by many encodings (chaos and coherence 0): the
-        # best guess has to read the sample clearly better to win over the common one.
-        if western is not None and not (
-            best.chaos + _CLEARLY_LESS_CHAOS <= western.chaos
-            or best.coherence >= western.coherence + _CLEARLY_MORE_COHERENT
-        ):
-            return PREFERRED_LEGACY
+    if _reads_as_western(sample) and not _reads_clearly_better(best, sample):
+        return PREFERRED_LEGACY
+    if best is None:
+        raise SourceUnreadable(f"{path} is not text in an encoding this importer knows")
     # Chinese, Japanese and Korean encodings often read a short sample equally well; the one
     # that reads it in its own script wins (Hangul for Korean, not Hangul among ideographs).
     if best.language in _SCRIPTS:
         best = max(tied, key=_own_script_share)
     return str(best.encoding)
+
+
+def _reads_clearly_better(best: CharsetMatch | None, sample: bytes) -> bool:
+    """Whether charset-normalizer's best guess (None: it has none) reads ``sample`` clearly
+    better than cp1252, which reads it as Western text, does, that reading measured as
+    ``_measured`` has it. Short samples are read equally well by many encodings (chaos and
+    coherence 0): the best guess has to be clearly better to win over the common one. Without
+    one (every reading of a few short cells of amounts is too messy for charset-normalizer),
+    cp1252 is taken unless its reading is too messy as well."""
+    western = from_bytes(_measured(sample), cp_isolation=[PREFERRED_LEGACY]).best()
+    if western is None:
+        return True
+    if best is None:
+        return False
+    if best.chaos + _CLEARLY_LESS_CHAOS <= western.chaos:
+        return True
+    # No language is told from a few letters (charset-normalizer's TOO_SMALL_SEQUENCE), so
+    # a reading with a few more, that makes letters of signs (``€3`` as ``Ć3`` in cp775), is
+    # not more coherent for telling one. Nor is a messier reading better for being coherent:
+    # the Cyrillic capital A that cp1125 makes of every € in a budget is a language to it.
+    letters = sum(c.isalpha() for c in sample.decode(PREFERRED_LEGACY))
+    return (
+        letters > TOO_SMALL_SEQUENCE
+        and best.chaos <= western.chaos
+        and best.coherence >= western.coherence + _CLEARLY_MORE_COHERENT
+    )
+
+
+def _measured(sample: bytes) -> bytes:
+    """``sample``, which reads as Western text in cp1252, as charset-normalizer is to measure
+    that reading's mess. It takes for mess what Western text has: a sign beside digits (a sign
+    of another block of Unicode than theirs, many signs among few letters) and two accented
+    letters in a row that are both capitals or the same letter (``ÄÖÜ``, ``créé``); in a short
+    sample one or two are enough to make cp1252 read clearly worse than an encoding with other
+    letters there (``Lunch,€12`` reads ``Lunch,Ç12`` in cp437, ``ÄÖÜ`` half-width katakana in
+    Shift-JIS), or too messy to be a guess at all. So a sign of a number beside a digit is
+    measured as a digit, part of its number, and an accented letter after another as its letter
+    without the accent."""
+    text = _SIGN_BY_DIGIT.sub("0", sample.decode(PREFERRED_LEGACY))
+    text = _ACCENTED_RUN.sub(lambda found: found[0][0] + found[0][1:].translate(_UNACCENTED), text)
+    return text.encode(PREFERRED_LEGACY)
 
 
 def _own_script_share(match: CharsetMatch) -> float:
@@ -340,6 +385,19 @@ _TEXT_SIGNS = frozenset(
 # Signs of numbers, money and the like: beside digits or spaces, not before a letter.
 _NUMBER_SIGNS = frozenset("€£¥¢°±²³¹¼½¾\xd7÷§©®™‰†‡µ")
 _NOT_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# A sign of a number against a digit of it: €12, 12€.
+_SIGN = f"[{''.join(sorted(_NUMBER_SIGNS))}]"
+_SIGN_BY_DIGIT = re.compile(f"(?<=[0-9]){_SIGN}|{_SIGN}(?=[0-9])")
+# The letters of cp1252 that are letters of ASCII with an accent, to those letters.
+_UNACCENTED = {
+    ord(c): unicodedata.normalize("NFD", c)[0]
+    for c in bytes(range(0x80, 0x100)).decode(PREFERRED_LEGACY, "ignore")
+    if c.isalpha() and unicodedata.normalize("NFD", c)[0].isascii()
+}
+_ACCENTED_RUN = re.compile(f"[{''.join(map(chr, sorted(_UNACCENTED)))}]{{2,}}")
+# The most capitals in a row that are not ASCII in Western text (ÄÖÜ); longer runs are the
+# bytes of other scripts in capitals (ИВАНОВ in cp1251 reads ÈÂÀÍÎÂ in cp1252).
+_CAPITALS = 3
 # At most this share of the characters that are not ASCII may look out of place.
 _ODD_SHARE = 0.1
 
@@ -347,8 +405,9 @@ _ODD_SHARE = 0.1
 def _reads_as_western(sample: bytes) -> bool:
     """Whether ``sample`` read as cp1252 looks like Western text: its characters that are not
     ASCII are accented letters within words (at most two in a row, next to a letter that is
-    ASCII, or alone) and the usual signs, not the runs of signs and letters that the bytes of
-    Chinese, Japanese or Korean text make in it."""
+    ASCII, or alone; up to three capitals in a word in capitals, or as one) and the usual signs,
+    not the runs of signs and letters that the bytes of Chinese, Japanese or Korean text make
+    in it."""
     try:
         text = sample.decode(PREFERRED_LEGACY)
     except UnicodeDecodeError:
@@ -368,6 +427,14 @@ def _reads_as_western(sample: bytes) -> bool:
 def _western_run(run: str, before: str, after: str) -> bool:
     """Whether a run of characters that are not ASCII, between ``before`` and ``after``, is
     as Western text has them (see ``_reads_as_western``)."""
+    # Capitals within a word in capitals, or as a word: PEÑA, ÉCOLE, ÄÖÜ GmbH.
+    if (
+        len(run) <= _CAPITALS
+        and run.isupper()
+        and run.isalpha()
+        and not (before.islower() or after.islower())
+    ):
+        return True
     if len(run) > 2:
         return False
     if any(c.isalpha() and c not in _NUMBER_SIGNS for c in run):
