@@ -6,8 +6,6 @@ author.
 
 from __future__ import annotations
 
-import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +20,6 @@ from isometry.errors import (
     InvalidOperation,
     IsometryError,
     NodeNotFound,
-    OperationNotFound,
     SourceUnreadable,
     StoreError,
 )
@@ -58,7 +55,6 @@ from isometry.vcs.ops import Op, parse_op
 from isometry.vcs.repository import ApplyResult, BranchInfo, Repository
 
 # An operation id, or a prefix of one: hex digits (the prefix search ignores their case).
-_OPERATION_ID = re.compile(r"[0-9a-fA-F]+")
 
 
 def init(path: Path, *, clock: Clock, author: str) -> Repository:
@@ -281,7 +277,6 @@ def run_operation(
     repo: Repository, op_id: str, *, author: str, on_progress: ProgressSink | None = None
 ) -> Operation:
     """Run a created, queued or interrupted operation now (resume is the same call)."""
-    _check_operation_id(op_id)
     return Executor(repo, author=author, on_progress=on_progress).run(op_id)
 
 
@@ -330,23 +325,9 @@ def run_queue(
     )  # fmt: skip
 
 
-def _check_operation_id(op_id: str) -> None:
-    """Refuse an operation id that is not hex digits: it names no operation, and a prefix
-    search would take its ``%`` and ``_`` for wildcards."""
-    if not _OPERATION_ID.fullmatch(op_id):
-        raise OperationNotFound(f"no operation {op_id!r} (an operation id is hex digits)")
-
-
-def _load_operation(conn: sqlite3.Connection, op_id: str) -> Operation:
-    """An operation by id or unique prefix (see ``_check_operation_id``)."""
-    _check_operation_id(op_id)
-    return etl_operations.load(conn, op_id)
-
-
 def cancel_operation(repo: Repository, op_id: str) -> Operation:
     """Cancel a waiting or interrupted operation now, or ask a running one to stop at its next
     batch; either way its post-execution strategy is carried out (a rollback, say)."""
-    _check_operation_id(op_id)
     # Cancelling writes no commit: the author is never used.
     return cancel(Executor(repo, author=""), op_id)
 
@@ -358,12 +339,12 @@ def operations(repo: Repository) -> list[Operation]:
 
 def operation(repo: Repository, op_id: str) -> Operation:
     with repo.db.snapshot() as conn:
-        return _load_operation(conn, op_id)
+        return etl_operations.load(conn, op_id)
 
 
 def operation_log(repo: Repository, op_id: str) -> list[dict[str, JSON]]:
     with repo.db.snapshot() as conn:
-        op = _load_operation(conn, op_id)
+        op = etl_operations.load(conn, op_id)
         return etl_operations.read_log(conn, op.id)
 
 
@@ -371,7 +352,7 @@ def quarantine(repo: Repository, op_id: str | None = None) -> list[dict[str, JSO
     """Records that could not become nodes, with their raw form, locator and reason."""
     with repo.db.snapshot() as conn:
         if op_id is not None:
-            op_id = _load_operation(conn, op_id).id
+            op_id = etl_operations.load(conn, op_id).id
         rows = conn.execute(
             "SELECT id, op_id, locator, raw, reason, time FROM quarantine"
             + (" WHERE op_id = ?" if op_id else "")
@@ -402,7 +383,7 @@ def lineage(
                 raise NodeNotFound(f"no node or edge {node!r} was ever committed here")
             return found
         if op_id is not None:
-            return lineage_queries.by_operation(conn, _load_operation(conn, op_id).id, limit)
+            return lineage_queries.by_operation(conn, etl_operations.load(conn, op_id).id, limit)
         if source is not None:
             check_name(source)  # no such file was ever imported, nor can be looked up
             return lineage_queries.by_source(conn, str(Path(source).resolve()), limit)
@@ -413,7 +394,7 @@ def openlineage(repo: Repository, op_id: str) -> list[dict[str, JSON]]:
     """One operation as OpenLineage run events: START, then COMPLETE, FAIL or ABORT once it
     has ended."""
     with repo.db.snapshot() as conn:
-        op = _load_operation(conn, op_id)
+        op = etl_operations.load(conn, op_id)
     files = op.result.get("sources")
     sources = (
         [str(f["path"]) for f in files if isinstance(f, Mapping) and "path" in f]

@@ -7,6 +7,7 @@ lost its process and is shown as interrupted, never as running forever.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import uuid
@@ -37,6 +38,7 @@ COUNTERS = (
     "read", "inserted", "updated", "unchanged", "deleted", "quarantined", "filtered", "skipped",
     "attachments_quarantined",
 )  # fmt: skip
+_HEX = re.compile(r"[0-9a-fA-F]+")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM operations"
 # Counts are kept in total (``read``) and per source importer (``safari/read``), in one flat
 # mapping, so a checkpoint carries both and a resume continues both exactly.
@@ -221,13 +223,15 @@ def _dump(value: object) -> str:
 
 
 def load(conn: sqlite3.Connection, op_id: str) -> Operation:
-    """An operation by id or unique id prefix."""
+    """An operation by id or unique id prefix (hex digits, in any case)."""
+    if not _HEX.fullmatch(op_id):
+        raise OperationNotFound(f"no operation {op_id!r} (an operation id is hex digits)")
     # The whole id first: found through the primary key, where the prefix search (a LIKE,
     # which no index serves) reads every operation.
     row = conn.execute(f"{_SELECT} WHERE id = ?", (op_id,)).fetchone()
     if row is not None:
         return _row_to_operation(row)
-    # substr, not LIKE: no character of what was given is a wildcard. Ids are lower-case hex.
+    # substr, not LIKE, which would take a character for a wildcard. Ids are lower-case hex.
     rows = conn.execute(
         f"{_SELECT} WHERE substr(id, 1, ?) = ? LIMIT 2", (len(op_id), op_id.lower())
     ).fetchall()
